@@ -1,0 +1,1 @@
+//! The terminal emulator: a `vte` parser driving a framebuffer (filled in by the terminal work).
