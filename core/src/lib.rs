@@ -9,5 +9,9 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod crypto;
 pub mod display;
+pub mod fragment;
+pub mod packet;
 pub mod terminal;
+pub mod wire;
