@@ -12,6 +12,8 @@
 pub mod crypto;
 pub mod display;
 pub mod fragment;
+pub mod keys;
+pub mod overlay;
 pub mod packet;
 pub mod terminal;
 pub mod wire;
