@@ -15,5 +15,6 @@ pub mod fragment;
 pub mod keys;
 pub mod overlay;
 pub mod packet;
+pub mod prediction;
 pub mod terminal;
 pub mod wire;

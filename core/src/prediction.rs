@@ -1,0 +1,1160 @@
+//! Speculative local echo: mosh's prediction engine (reference §9.2).
+//!
+//! The engine watches the bytes the user types and guesses their effect on the screen (characters
+//! appear at the cursor, backspace deletes, CR moves to the next line). Guesses are grouped in
+//! *epochs*: after anything the engine cannot predict (a control character, an escape sequence,
+//! a wide character) later guesses stay hidden (*tentative*) until one of them is confirmed by
+//! the server's echo, which reveals the whole epoch. A displayed guess that turns out wrong
+//! resets everything.
+//!
+//! The engine is sans-IO and independent of the terminal's storage: it reads the latest remote
+//! screen through the [`Screen`] trait and produces a [`PredictionOverlay`] (cells and cursor to
+//! draw over a copy of that screen) instead of mutating a framebuffer. Time is passed in.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use unicode_width::UnicodeWidthChar as _;
+
+/// Send interval above which the SRTT trigger switches predictions on (`SRTT_TRIGGER_HIGH`).
+pub const SRTT_TRIGGER_HIGH: Duration = Duration::from_millis(30);
+/// Send interval at or below which the SRTT trigger may switch off (`SRTT_TRIGGER_LOW`).
+pub const SRTT_TRIGGER_LOW: Duration = Duration::from_millis(20);
+/// Send interval above which predictions are underlined (`FLAG_TRIGGER_HIGH`).
+pub const FLAG_TRIGGER_HIGH: Duration = Duration::from_millis(80);
+/// Send interval at or below which underlining stops (`FLAG_TRIGGER_LOW`).
+pub const FLAG_TRIGGER_LOW: Duration = Duration::from_millis(50);
+/// A prediction pending this long is a glitch (`GLITCH_THRESHOLD`).
+pub const GLITCH_THRESHOLD: Duration = Duration::from_millis(250);
+/// Quick confirmations needed to clear the glitch trigger (`GLITCH_REPAIR_COUNT`).
+pub const GLITCH_REPAIR_COUNT: u32 = 10;
+/// Minimum spacing between counted quick confirmations (`GLITCH_REPAIR_MININTERVAL`).
+pub const GLITCH_REPAIR_MININTERVAL: Duration = Duration::from_millis(150);
+/// A prediction pending this long forces display and underlining (`GLITCH_FLAG_THRESHOLD`).
+pub const GLITCH_FLAG_THRESHOLD: Duration = Duration::from_millis(5000);
+/// A single read of more than this many bytes is a paste and is not predicted.
+pub const PASTE_THRESHOLD: usize = 100;
+/// How often timing triggers are re-evaluated while predictions are outstanding.
+pub const PREDICTION_TICK: Duration = Duration::from_millis(50);
+/// Send interval assumed before the transport reports one (`SEND_INTERVAL_MAX`).
+pub const INITIAL_SEND_INTERVAL: Duration = Duration::from_millis(250);
+
+const NEVER: u64 = u64::MAX;
+
+/// When predictions are shown (`MOSH_PREDICTION_DISPLAY`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum DisplayPreference {
+    /// Shown only while the link is slow or glitchy (upstream's default).
+    #[default]
+    Adaptive,
+    /// Shown whenever confirmed.
+    Always,
+    /// No prediction at all.
+    Never,
+    /// Shown immediately; wrong guesses are dropped one by one.
+    Experimental,
+}
+
+impl std::str::FromStr for DisplayPreference {
+    type Err = UnknownPreference;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "adaptive" => Ok(Self::Adaptive),
+            "always" => Ok(Self::Always),
+            "never" => Ok(Self::Never),
+            "experimental" => Ok(Self::Experimental),
+            other => Err(UnknownPreference(other.to_owned())),
+        }
+    }
+}
+
+/// A prediction mode name that is not one of upstream's four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown prediction mode {0:?} (expected adaptive, always, never or experimental)")]
+pub struct UnknownPreference(pub String);
+
+/// The contents of a screen cell, as far as predictions care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Glyph {
+    /// Empty, or a single space (upstream's `is_blank`).
+    Blank,
+    /// One narrow character.
+    Char(char),
+    /// Anything else (wide characters, combining sequences), identified by a hash of its text.
+    Other(u64),
+}
+
+/// Read access to the latest remote screen.
+pub trait Screen {
+    /// The terminal's rendition (colours and attributes) type.
+    type Rendition: Copy + Eq + fmt::Debug;
+    /// Columns.
+    fn cols(&self) -> usize;
+    /// Rows.
+    fn rows(&self) -> usize;
+    /// Cursor as (row, col).
+    fn cursor(&self) -> (usize, usize);
+    /// Contents of a cell (in bounds).
+    fn glyph(&self, row: usize, col: usize) -> Glyph;
+    /// Rendition of a cell (in bounds).
+    fn rendition(&self, row: usize, col: usize) -> Self::Rendition;
+    /// The rendition new text would be drawn with.
+    fn drawing_rendition(&self) -> Self::Rendition;
+}
+
+/// One cell to draw over the remote screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PredictedCell<R> {
+    /// Row.
+    pub row: usize,
+    /// Column.
+    pub col: usize,
+    /// New contents and rendition, or `None` to keep the remote cell (an "unknown" prediction
+    /// that is only underlined).
+    pub replacement: Option<(Glyph, R)>,
+    /// Whether to underline it (predictions are flagged on slow links).
+    pub underline: bool,
+}
+
+/// What to draw over the remote screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredictionOverlay<R> {
+    /// Predicted cursor position, if it differs from the remote one.
+    pub cursor: Option<(usize, usize)>,
+    /// Predicted cells.
+    pub cells: Vec<PredictedCell<R>>,
+}
+
+impl<R> Default for PredictionOverlay<R> {
+    fn default() -> Self {
+        PredictionOverlay {
+            cursor: None,
+            cells: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Validity {
+    Pending,
+    Correct,
+    CorrectNoCredit,
+    IncorrectOrExpired,
+    Inactive,
+}
+
+#[derive(Debug, Clone)]
+struct CellPrediction<R> {
+    col: usize,
+    active: bool,
+    tentative_until_epoch: u64,
+    expiration_frame: u64,
+    prediction_time: Instant,
+    replacement: (Glyph, R),
+    unknown: bool,
+    original_contents: Vec<Glyph>,
+}
+
+impl<R: Copy + Eq> CellPrediction<R> {
+    fn new(col: usize, epoch: u64, now: Instant, blank: R) -> Self {
+        CellPrediction {
+            col,
+            active: false,
+            tentative_until_epoch: epoch,
+            expiration_frame: NEVER,
+            prediction_time: now,
+            replacement: (Glyph::Blank, blank),
+            unknown: false,
+            original_contents: Vec::new(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.active = false;
+        self.unknown = false;
+        self.original_contents.clear();
+        self.tentative_until_epoch = NEVER;
+        self.expiration_frame = NEVER;
+    }
+
+    fn reset_with_orig(&mut self) {
+        if !self.active || self.unknown {
+            self.reset();
+            return;
+        }
+        let kept = self.replacement.0;
+        self.reset();
+        self.original_contents.push(kept);
+    }
+
+    fn tentative(&self, confirmed_epoch: u64) -> bool {
+        self.tentative_until_epoch > confirmed_epoch
+    }
+
+    fn validity<S: Screen<Rendition = R>>(&self, row: usize, s: &S, late_acked: u64) -> Validity {
+        if !self.active {
+            return Validity::Inactive;
+        }
+        if row >= s.rows() || self.col >= s.cols() {
+            return Validity::IncorrectOrExpired;
+        }
+        if late_acked < self.expiration_frame {
+            return Validity::Pending;
+        }
+        if self.unknown || self.replacement.0 == Glyph::Blank {
+            return Validity::CorrectNoCredit;
+        }
+        if s.glyph(row, self.col) == self.replacement.0 {
+            if self.original_contents.contains(&self.replacement.0) {
+                Validity::CorrectNoCredit
+            } else {
+                Validity::Correct
+            }
+        } else {
+            Validity::IncorrectOrExpired
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CursorPrediction {
+    row: usize,
+    col: usize,
+    active: bool,
+    tentative_until_epoch: u64,
+    expiration_frame: u64,
+    prediction_time: Instant,
+}
+
+impl CursorPrediction {
+    fn validity<S: Screen>(&self, s: &S, late_acked: u64) -> Validity {
+        if !self.active {
+            return Validity::Inactive;
+        }
+        if self.row >= s.rows() || self.col >= s.cols() {
+            return Validity::IncorrectOrExpired;
+        }
+        if late_acked >= self.expiration_frame {
+            if s.cursor() == (self.row, self.col) {
+                Validity::Correct
+            } else {
+                Validity::IncorrectOrExpired
+            }
+        } else {
+            Validity::Pending
+        }
+    }
+}
+
+/// The prediction engine. Feed it the user's bytes and the transport's progress; ask it what to
+/// draw.
+#[derive(Debug)]
+pub struct PredictionEngine<R> {
+    preference: DisplayPreference,
+    overwrite: bool,
+    rows: BTreeMap<usize, Vec<CellPrediction<R>>>,
+    cursors: Vec<CursorPrediction>,
+    prediction_epoch: u64,
+    confirmed_epoch: u64,
+    flagging: bool,
+    srtt_trigger: bool,
+    glitch_trigger: u32,
+    last_quick_confirmation: Option<Instant>,
+    local_frame_sent: u64,
+    local_frame_acked: u64,
+    local_frame_late_acked: u64,
+    send_interval: Duration,
+    last_size: (usize, usize),
+    parser: InputParser,
+    last_byte: u8,
+    blank_rendition: R,
+}
+
+impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
+    /// A new engine. `overwrite` is `MOSH_PREDICTION_OVERWRITE=yes`; `blank_rendition` is the
+    /// default rendition (used for cells not yet predicted).
+    pub fn new(preference: DisplayPreference, overwrite: bool, blank_rendition: R) -> Self {
+        PredictionEngine {
+            preference,
+            overwrite,
+            rows: BTreeMap::new(),
+            cursors: Vec::new(),
+            prediction_epoch: 1,
+            confirmed_epoch: 0,
+            flagging: false,
+            srtt_trigger: false,
+            glitch_trigger: 0,
+            last_quick_confirmation: None,
+            local_frame_sent: 0,
+            local_frame_acked: 0,
+            local_frame_late_acked: 0,
+            send_interval: INITIAL_SEND_INTERVAL,
+            last_size: (0, 0),
+            parser: InputParser(vte::Parser::new()),
+            last_byte: 0,
+            blank_rendition,
+        }
+    }
+
+    /// The display preference.
+    pub fn preference(&self) -> DisplayPreference {
+        self.preference
+    }
+
+    /// Change the display preference (drops all predictions).
+    pub fn set_preference(&mut self, preference: DisplayPreference) {
+        self.preference = preference;
+        self.reset();
+    }
+
+    /// The number of the newest user-stream state sent (predictions made now expire at the next).
+    pub fn set_local_frame_sent(&mut self, n: u64) {
+        self.local_frame_sent = n;
+    }
+
+    /// The newest user-stream state the server acknowledged.
+    pub fn set_local_frame_acked(&mut self, n: u64) {
+        self.local_frame_acked = n;
+    }
+
+    /// The server's echo ack: the newest state whose keystrokes have had time to echo.
+    pub fn set_local_frame_late_acked(&mut self, n: u64) {
+        self.local_frame_late_acked = n;
+    }
+
+    /// The transport's current send interval (`ceil(SRTT/2)` clamped to 20..250 ms).
+    pub fn set_send_interval(&mut self, interval: Duration) {
+        self.send_interval = interval;
+    }
+
+    /// Whether predictions are currently shown with underline.
+    pub fn flagging(&self) -> bool {
+        self.flagging
+    }
+
+    /// Whether predictions are currently displayed at all (the adaptive triggers, or the mode).
+    pub fn displaying(&self) -> bool {
+        match self.preference {
+            DisplayPreference::Never => false,
+            DisplayPreference::Always | DisplayPreference::Experimental => true,
+            DisplayPreference::Adaptive => self.srtt_trigger || self.glitch_trigger > 0,
+        }
+    }
+
+    /// Whether any prediction is outstanding.
+    pub fn active(&self) -> bool {
+        !self.cursors.is_empty() || self.rows.values().flatten().any(|c| c.active)
+    }
+
+    /// Drop every prediction and start a new epoch (resize, paste, a wrong displayed guess).
+    pub fn reset(&mut self) {
+        self.rows.clear();
+        self.cursors.clear();
+        self.become_tentative();
+    }
+
+    fn become_tentative(&mut self) {
+        if self.preference != DisplayPreference::Experimental {
+            self.prediction_epoch += 1;
+        }
+    }
+
+    /// How long until timing-based triggers need re-evaluating, if at all.
+    pub fn wait_time(&self) -> Option<Duration> {
+        (self.active() && (self.glitch_trigger == 0 || !self.flagging)).then_some(PREDICTION_TICK)
+    }
+
+    /// Feed one read of user input (bytes as sent to the server). A read longer than
+    /// [`PASTE_THRESHOLD`] is a paste: everything is reset and nothing is predicted.
+    pub fn new_user_input<S: Screen<Rendition = R>>(&mut self, bytes: &[u8], s: &S, now: Instant) {
+        if self.preference == DisplayPreference::Never {
+            return;
+        }
+        if bytes.len() > PASTE_THRESHOLD {
+            self.reset();
+            return;
+        }
+        for &b in bytes {
+            self.new_user_byte(b, s, now);
+        }
+    }
+
+    /// Feed one byte the user typed.
+    pub fn new_user_byte<S: Screen<Rendition = R>>(&mut self, byte: u8, s: &S, now: Instant) {
+        if self.preference == DisplayPreference::Never {
+            return;
+        }
+        if self.preference == DisplayPreference::Experimental {
+            self.prediction_epoch = self.confirmed_epoch;
+        }
+        self.cull(s, now);
+        // Cursor keys arrive in SS3 form from the client's terminal; treat them as CSI.
+        let byte = if self.last_byte == 0x1b && byte == b'O' {
+            b'['
+        } else {
+            byte
+        };
+        self.last_byte = byte;
+        let mut actions = Actions::default();
+        self.parser.0.advance(&mut actions, &[byte]);
+        for action in actions.0 {
+            self.handle_action(action, s, now);
+        }
+    }
+
+    fn handle_action<S: Screen<Rendition = R>>(&mut self, action: Action, s: &S, now: Instant) {
+        match action {
+            Action::Print(ch) => {
+                self.init_cursor(s, now);
+                if ch == '\x7f' {
+                    self.predict_backspace(s, now);
+                } else if u32::from(ch) < 0x20 || ch.width() != Some(1) {
+                    self.become_tentative();
+                } else {
+                    self.predict_char(ch, s, now);
+                }
+            }
+            Action::Execute(b) => {
+                self.become_tentative();
+                if b == b'\r' {
+                    self.newline_carriage_return(s, now);
+                }
+            }
+            Action::Tentative => self.become_tentative(),
+            Action::CursorRight | Action::CursorLeft => {
+                self.init_cursor(s, now);
+                let frame = self.local_frame_sent + 1;
+                let cols = s.cols();
+                if let Some(c) = self.cursors.last_mut() {
+                    if action == Action::CursorRight && c.col + 1 < cols {
+                        c.col += 1;
+                    } else if action == Action::CursorLeft && c.col > 0 {
+                        c.col -= 1;
+                    }
+                    c.expiration_frame = frame;
+                    c.prediction_time = now;
+                }
+            }
+        }
+    }
+
+    fn new_cursor(&self, row: usize, col: usize, now: Instant) -> CursorPrediction {
+        CursorPrediction {
+            row,
+            col,
+            active: true,
+            tentative_until_epoch: self.prediction_epoch,
+            expiration_frame: self.local_frame_sent + 1,
+            prediction_time: now,
+        }
+    }
+
+    fn init_cursor<S: Screen<Rendition = R>>(&mut self, s: &S, now: Instant) {
+        match self.cursors.last() {
+            None => {
+                let (row, col) = s.cursor();
+                let c = self.new_cursor(row, col, now);
+                self.cursors.push(c);
+            }
+            Some(last) if last.tentative_until_epoch != self.prediction_epoch => {
+                let c = self.new_cursor(last.row, last.col, now);
+                self.cursors.push(c);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn cursor_pos(&self) -> (usize, usize) {
+        self.cursors.last().map_or((0, 0), |c| (c.row, c.col))
+    }
+
+    fn expire_cursor(&mut self, now: Instant) {
+        let frame = self.local_frame_sent + 1;
+        if let Some(c) = self.cursors.last_mut() {
+            c.expiration_frame = frame;
+            c.prediction_time = now;
+        }
+    }
+
+    fn row_mut(&mut self, row: usize, cols: usize, now: Instant) -> &mut Vec<CellPrediction<R>> {
+        let epoch = self.prediction_epoch;
+        let blank = self.blank_rendition;
+        let cells = self.rows.entry(row).or_default();
+        // Grow to the screen width on demand (a resize resets everything, so rows never shrink
+        // while in use).
+        while cells.len() < cols {
+            let col = cells.len();
+            cells.push(CellPrediction::new(col, epoch, now, blank));
+        }
+        cells
+    }
+
+    fn activate(c: &mut CellPrediction<R>, epoch: u64, frame: u64, now: Instant) {
+        c.active = true;
+        c.tentative_until_epoch = epoch;
+        c.expiration_frame = frame;
+        c.prediction_time = now;
+    }
+
+    fn predict_char<S: Screen<Rendition = R>>(&mut self, ch: char, s: &S, now: Instant) {
+        let cols = s.cols();
+        let (row, col) = self.cursor_pos();
+        if row >= s.rows() || col >= cols {
+            self.become_tentative();
+            return;
+        }
+        if col + 1 >= cols {
+            self.become_tentative();
+        }
+        let epoch = self.prediction_epoch;
+        let frame = self.local_frame_sent + 1;
+        let overwrite = self.overwrite;
+        let cells = self.row_mut(row, cols, now);
+        let rightmost = if overwrite { col } else { cols - 1 };
+        for i in (col + 1..=rightmost).rev() {
+            let (prev_active, prev_unknown, prev_replacement) = {
+                let p = &cells[i - 1];
+                (p.active, p.unknown, p.replacement)
+            };
+            let c = &mut cells[i];
+            c.reset_with_orig();
+            Self::activate(c, epoch, frame, now);
+            c.original_contents.push(s.glyph(row, i));
+            if i == cols - 1 {
+                c.unknown = true;
+            } else if prev_active {
+                c.unknown = prev_unknown;
+                if !prev_unknown {
+                    c.replacement = prev_replacement;
+                }
+            } else {
+                c.unknown = false;
+                c.replacement = (s.glyph(row, i - 1), s.rendition(row, i - 1));
+            }
+        }
+        let left_rendition = if col > 0 {
+            let p = &cells[col - 1];
+            Some(if p.active && !p.unknown {
+                p.replacement.1
+            } else {
+                s.rendition(row, col - 1)
+            })
+        } else {
+            None
+        };
+        let c = &mut cells[col];
+        c.reset_with_orig();
+        Self::activate(c, epoch, frame, now);
+        c.replacement = (
+            Glyph::Char(ch),
+            left_rendition.unwrap_or_else(|| s.drawing_rendition()),
+        );
+        c.original_contents.push(s.glyph(row, col));
+        self.expire_cursor(now);
+        if col + 1 < cols {
+            if let Some(c) = self.cursors.last_mut() {
+                c.col += 1;
+            }
+        } else {
+            self.become_tentative();
+            self.newline_carriage_return(s, now);
+        }
+    }
+
+    fn predict_backspace<S: Screen<Rendition = R>>(&mut self, s: &S, now: Instant) {
+        let cols = s.cols();
+        let (row, col) = self.cursor_pos();
+        if col == 0 || row >= s.rows() || col > cols {
+            return;
+        }
+        let col = col - 1;
+        if let Some(c) = self.cursors.last_mut() {
+            c.col = col;
+        }
+        self.expire_cursor(now);
+        let epoch = self.prediction_epoch;
+        let frame = self.local_frame_sent + 1;
+        let overwrite = self.overwrite;
+        let cells = self.row_mut(row, cols, now);
+        if overwrite {
+            let (crow, ccol) = s.cursor();
+            let (orig, orig_rend) = if crow < s.rows() && ccol < cols {
+                (s.glyph(crow, ccol), s.rendition(crow, ccol))
+            } else {
+                (Glyph::Blank, s.drawing_rendition())
+            };
+            let c = &mut cells[col];
+            c.reset_with_orig();
+            Self::activate(c, epoch, frame, now);
+            c.original_contents.push(orig);
+            c.replacement = (Glyph::Blank, orig_rend);
+            return;
+        }
+        for i in col..cols {
+            let next = cells
+                .get(i + 1)
+                .map(|n| (n.active, n.unknown, n.replacement));
+            let c = &mut cells[i];
+            c.reset_with_orig();
+            Self::activate(c, epoch, frame, now);
+            c.original_contents.push(s.glyph(row, i));
+            match next {
+                Some((active, unknown, replacement)) if i + 2 < cols => {
+                    if active {
+                        c.unknown = unknown;
+                        if !unknown {
+                            c.replacement = replacement;
+                        }
+                    } else {
+                        c.unknown = false;
+                        c.replacement = (s.glyph(row, i + 1), s.rendition(row, i + 1));
+                    }
+                }
+                _ => c.unknown = true,
+            }
+        }
+    }
+
+    fn newline_carriage_return<S: Screen<Rendition = R>>(&mut self, s: &S, now: Instant) {
+        self.init_cursor(s, now);
+        let (row, _) = self.cursor_pos();
+        if let Some(c) = self.cursors.last_mut() {
+            c.col = 0;
+        }
+        if row + 1 >= s.rows() {
+            // Scrolling is not predicted: predict the last row as blank instead.
+            let epoch = self.prediction_epoch;
+            let frame = self.local_frame_sent + 1;
+            let cols = s.cols();
+            for c in self.row_mut(row, cols, now).iter_mut() {
+                Self::activate(c, epoch, frame, now);
+                c.unknown = false;
+                c.replacement.0 = Glyph::Blank;
+            }
+        } else if let Some(c) = self.cursors.last_mut() {
+            c.row += 1;
+        }
+    }
+
+    fn kill_epoch<S: Screen<Rendition = R>>(&mut self, epoch: u64, s: &S, now: Instant) {
+        self.cursors.retain(|c| c.tentative_until_epoch < epoch);
+        let (row, col) = s.cursor();
+        let c = self.new_cursor(row, col, now);
+        self.cursors.push(c);
+        for c in self.rows.values_mut().flatten() {
+            if c.tentative_until_epoch >= epoch {
+                c.reset();
+            }
+        }
+        self.become_tentative();
+    }
+
+    /// Judge outstanding predictions against the latest remote screen: confirm, expire or reset
+    /// them, and update the display triggers. Run before every display and every new byte.
+    pub fn cull<S: Screen<Rendition = R>>(&mut self, s: &S, now: Instant) {
+        if self.preference == DisplayPreference::Never {
+            return;
+        }
+        let size = (s.cols(), s.rows());
+        if size != self.last_size {
+            self.last_size = size;
+            self.reset();
+        }
+        if self.send_interval > SRTT_TRIGGER_HIGH {
+            self.srtt_trigger = true;
+        } else if self.srtt_trigger && self.send_interval <= SRTT_TRIGGER_LOW && !self.active() {
+            self.srtt_trigger = false;
+        }
+        if self.send_interval > FLAG_TRIGGER_HIGH {
+            self.flagging = true;
+        } else if self.send_interval <= FLAG_TRIGGER_LOW {
+            self.flagging = false;
+        }
+        if self.glitch_trigger > GLITCH_REPAIR_COUNT {
+            self.flagging = true;
+        }
+        let experimental = self.preference == DisplayPreference::Experimental;
+        let late = self.local_frame_late_acked;
+        self.rows.retain(|&row, _| row < size.1);
+        let row_numbers: Vec<usize> = self.rows.keys().copied().collect();
+        for row in row_numbers {
+            let mut j = 0;
+            while let Some(cell) = self.rows.get(&row).and_then(|cells| cells.get(j)) {
+                let validity = cell.validity(row, s, late);
+                let tentative = cell.tentative(self.confirmed_epoch);
+                let epoch = cell.tentative_until_epoch;
+                let elapsed = now.saturating_duration_since(cell.prediction_time);
+                match validity {
+                    Validity::IncorrectOrExpired => {
+                        if experimental {
+                            self.reset_cell(row, j);
+                        } else if tentative {
+                            self.kill_epoch(epoch, s, now);
+                        } else {
+                            self.reset();
+                            return;
+                        }
+                    }
+                    Validity::Correct => {
+                        if epoch > self.confirmed_epoch {
+                            self.confirmed_epoch = epoch;
+                        }
+                        if elapsed < GLITCH_THRESHOLD
+                            && self.glitch_trigger > 0
+                            && self.last_quick_confirmation.is_none_or(|t| {
+                                now.saturating_duration_since(t) >= GLITCH_REPAIR_MININTERVAL
+                            })
+                        {
+                            self.glitch_trigger -= 1;
+                            self.last_quick_confirmation = Some(now);
+                        }
+                        let rend = s.rendition(row, cell.col);
+                        if let Some(cells) = self.rows.get_mut(&row) {
+                            for c in cells.iter_mut().skip(j) {
+                                c.replacement.1 = rend;
+                            }
+                        }
+                        self.reset_cell(row, j);
+                    }
+                    Validity::CorrectNoCredit => self.reset_cell(row, j),
+                    Validity::Pending => {
+                        if elapsed >= GLITCH_FLAG_THRESHOLD {
+                            self.glitch_trigger = GLITCH_REPAIR_COUNT * 2;
+                        } else if elapsed >= GLITCH_THRESHOLD
+                            && self.glitch_trigger < GLITCH_REPAIR_COUNT
+                        {
+                            self.glitch_trigger = GLITCH_REPAIR_COUNT;
+                        }
+                    }
+                    Validity::Inactive => {}
+                }
+                j += 1;
+            }
+        }
+        if let Some(last) = self.cursors.last()
+            && last.validity(s, late) == Validity::IncorrectOrExpired
+        {
+            if experimental {
+                self.cursors.clear();
+            } else {
+                self.reset();
+                return;
+            }
+        }
+        self.cursors
+            .retain(|c| c.validity(s, late) == Validity::Pending);
+    }
+
+    fn reset_cell(&mut self, row: usize, col: usize) {
+        if let Some(c) = self.rows.get_mut(&row).and_then(|cells| cells.get_mut(col)) {
+            c.reset();
+        }
+    }
+
+    /// What to draw over the remote screen now (call [`PredictionEngine::cull`] first).
+    pub fn apply<S: Screen<Rendition = R>>(&self, s: &S) -> PredictionOverlay<R> {
+        let mut overlay = PredictionOverlay::default();
+        if !self.displaying() {
+            return overlay;
+        }
+        for c in &self.cursors {
+            if c.active
+                && c.tentative_until_epoch <= self.confirmed_epoch
+                && c.row < s.rows()
+                && c.col < s.cols()
+            {
+                overlay.cursor = Some((c.row, c.col));
+            }
+        }
+        let cols = s.cols();
+        for (&row, cells) in &self.rows {
+            if row >= s.rows() {
+                continue;
+            }
+            for c in cells {
+                if !c.active || c.tentative(self.confirmed_epoch) || c.col >= cols {
+                    continue;
+                }
+                let actual = (s.glyph(row, c.col), s.rendition(row, c.col));
+                let mut flag = self.flagging;
+                if c.replacement.0 == Glyph::Blank && actual.0 == Glyph::Blank {
+                    flag = false;
+                }
+                if c.unknown {
+                    if flag && c.col != cols - 1 {
+                        overlay.cells.push(PredictedCell {
+                            row,
+                            col: c.col,
+                            replacement: None,
+                            underline: true,
+                        });
+                    }
+                    continue;
+                }
+                if actual != c.replacement {
+                    overlay.cells.push(PredictedCell {
+                        row,
+                        col: c.col,
+                        replacement: Some(c.replacement),
+                        underline: flag,
+                    });
+                }
+            }
+        }
+        overlay
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Print(char),
+    Execute(u8),
+    CursorRight,
+    CursorLeft,
+    /// Any escape or other CSI dispatch: starts a new epoch.
+    Tentative,
+}
+
+/// The engine's own parser of the user's input bytes.
+struct InputParser(vte::Parser);
+
+impl fmt::Debug for InputParser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InputParser")
+    }
+}
+
+#[derive(Default)]
+struct Actions(Vec<Action>);
+
+impl vte::Perform for Actions {
+    fn print(&mut self, c: char) {
+        self.0.push(Action::Print(c));
+    }
+    fn execute(&mut self, byte: u8) {
+        self.0.push(Action::Execute(byte));
+    }
+    fn csi_dispatch(&mut self, _: &vte::Params, intermediates: &[u8], _: bool, action: char) {
+        self.0.push(match (intermediates, action) {
+            ([], 'C') => Action::CursorRight,
+            ([], 'D') => Action::CursorLeft,
+            _ => Action::Tentative,
+        });
+    }
+    fn esc_dispatch(&mut self, _: &[u8], _: bool, _: u8) {
+        self.0.push(Action::Tentative);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain text screen with a cursor, for driving the engine.
+    #[derive(Clone)]
+    struct Fake {
+        cols: usize,
+        rows: Vec<Vec<char>>,
+        cursor: (usize, usize),
+    }
+
+    impl Fake {
+        fn new(cols: usize, rows: usize) -> Self {
+            Fake {
+                cols,
+                rows: vec![vec![' '; cols]; rows],
+                cursor: (0, 0),
+            }
+        }
+        /// The host echoes `text` at the cursor.
+        fn echo(&mut self, text: &str) {
+            for ch in text.chars() {
+                let (r, c) = self.cursor;
+                self.rows[r][c] = ch;
+                self.cursor.1 = (c + 1).min(self.cols - 1);
+            }
+        }
+    }
+
+    impl Screen for Fake {
+        type Rendition = u8;
+        fn cols(&self) -> usize {
+            self.cols
+        }
+        fn rows(&self) -> usize {
+            self.rows.len()
+        }
+        fn cursor(&self) -> (usize, usize) {
+            self.cursor
+        }
+        fn glyph(&self, row: usize, col: usize) -> Glyph {
+            match self.rows[row][col] {
+                ' ' => Glyph::Blank,
+                c => Glyph::Char(c),
+            }
+        }
+        fn rendition(&self, _: usize, _: usize) -> u8 {
+            0
+        }
+        fn drawing_rendition(&self) -> u8 {
+            0
+        }
+    }
+
+    fn shown(overlay: &PredictionOverlay<u8>) -> String {
+        overlay
+            .cells
+            .iter()
+            .filter_map(|c| match c.replacement {
+                Some((Glyph::Char(ch), _)) => Some(ch),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn slow_engine(pref: DisplayPreference) -> PredictionEngine<u8> {
+        let mut e = PredictionEngine::new(pref, false, 0);
+        e.set_send_interval(Duration::from_millis(250));
+        e
+    }
+
+    /// Type `$`, have the server echo and acknowledge it: the current epoch is confirmed, as
+    /// after the first echoed keystroke of a session. Later state numbers start at 2.
+    fn confirm_epoch(e: &mut PredictionEngine<u8>, s: &mut Fake, t: Instant) {
+        e.set_local_frame_sent(1);
+        e.new_user_input(b"$", s, t);
+        s.echo("$");
+        e.set_local_frame_late_acked(2);
+        e.set_local_frame_sent(2);
+        e.cull(s, t);
+        assert!(!e.active());
+    }
+
+    #[test]
+    fn first_keystroke_waits_for_a_confirmed_epoch() {
+        let t = Instant::now();
+        let mut s = Fake::new(20, 4);
+        let mut e = slow_engine(DisplayPreference::Always);
+        e.new_user_input(b"a", &s, t);
+        e.cull(&s, t);
+        assert!(
+            e.apply(&s).cells.is_empty(),
+            "nothing confirmed yet: tentative"
+        );
+        s.echo("a");
+        e.set_local_frame_late_acked(1);
+        e.set_local_frame_sent(1);
+        e.cull(&s, t);
+        e.new_user_input(b"b", &s, t);
+        e.cull(&s, t);
+        assert_eq!(shown(&e.apply(&s)), "b");
+    }
+
+    #[test]
+    fn typing_is_shown_at_once_on_a_slow_link_and_underlined() {
+        let t = Instant::now();
+        let mut s = Fake::new(20, 4);
+        let mut e = slow_engine(DisplayPreference::Always);
+        confirm_epoch(&mut e, &mut s, t);
+        s.echo(" ");
+        e.new_user_input(b"ls", &s, t);
+        e.cull(&s, t);
+        let o = e.apply(&s);
+        assert_eq!(shown(&o), "ls");
+        assert!(o.cells.iter().all(|c| c.underline), "slow link: underlined");
+        assert_eq!(o.cursor, Some((0, 4)), "after \"$ ls\"");
+    }
+
+    #[test]
+    fn adaptive_hides_on_fast_links_and_shows_on_slow_ones() {
+        let t = Instant::now();
+        let mut s = Fake::new(20, 4);
+        let mut e = PredictionEngine::new(DisplayPreference::Adaptive, false, 0u8);
+        e.set_send_interval(Duration::from_millis(20));
+        confirm_epoch(&mut e, &mut s, t);
+        e.new_user_input(b"a", &s, t);
+        e.cull(&s, t);
+        assert!(e.apply(&s).cells.is_empty());
+        e.set_send_interval(Duration::from_millis(40));
+        e.cull(&s, t);
+        let o = e.apply(&s);
+        assert_eq!(shown(&o), "a");
+        assert!(
+            !o.cells[0].underline,
+            "40 ms interval: shown but not underlined"
+        );
+    }
+
+    #[test]
+    fn never_predicts_nothing() {
+        let t = Instant::now();
+        let s = Fake::new(20, 4);
+        let mut e = slow_engine(DisplayPreference::Never);
+        e.new_user_input(b"abc", &s, t);
+        e.cull(&s, t);
+        assert!(!e.active());
+        assert_eq!(e.apply(&s), PredictionOverlay::default());
+    }
+
+    #[test]
+    fn confirmed_echo_clears_predictions() {
+        let t = Instant::now();
+        let mut s = Fake::new(20, 4);
+        let mut e = slow_engine(DisplayPreference::Always);
+        confirm_epoch(&mut e, &mut s, t);
+        e.new_user_input(b"hi", &s, t);
+        assert!(e.active());
+        // The server echoes and acknowledges state 3 (the one carrying "hi").
+        s.echo("hi");
+        e.set_local_frame_late_acked(3);
+        e.cull(&s, t + Duration::from_millis(100));
+        assert!(!e.active(), "confirmed predictions are retired");
+        assert!(e.apply(&s).cells.is_empty());
+    }
+
+    #[test]
+    fn wrong_guess_is_removed_once_the_echo_window_passes() {
+        // A password prompt: the host does not echo.
+        let t = Instant::now();
+        let mut s = Fake::new(20, 4);
+        let mut e = slow_engine(DisplayPreference::Always);
+        confirm_epoch(&mut e, &mut s, t);
+        e.new_user_input(b"secret", &s, t);
+        e.cull(&s, t);
+        assert_eq!(shown(&e.apply(&s)), "secret");
+        e.set_local_frame_late_acked(3);
+        e.cull(&s, t + Duration::from_millis(300));
+        assert!(e.apply(&s).cells.is_empty(), "wrong guesses are gone");
+    }
+
+    #[test]
+    fn control_characters_make_later_guesses_tentative() {
+        let t = Instant::now();
+        let mut s = Fake::new(20, 4);
+        let mut e = slow_engine(DisplayPreference::Always);
+        confirm_epoch(&mut e, &mut s, t);
+        // Ctrl-A (unpredictable) then "x": hidden until the new epoch is confirmed.
+        e.new_user_input(b"\x01x", &s, t);
+        e.cull(&s, t);
+        assert!(e.apply(&s).cells.is_empty());
+        // The server echoes "x": that confirms the epoch; later guesses in it show at once.
+        s.echo("x");
+        e.set_local_frame_late_acked(3);
+        e.cull(&s, t);
+        e.set_local_frame_sent(3);
+        e.new_user_input(b"y", &s, t);
+        e.cull(&s, t);
+        assert_eq!(shown(&e.apply(&s)), "y");
+    }
+
+    #[test]
+    fn backspace_and_arrows_move_the_predicted_cursor() {
+        let t = Instant::now();
+        let mut s = Fake::new(20, 4);
+        let mut e = slow_engine(DisplayPreference::Always);
+        confirm_epoch(&mut e, &mut s, t);
+        s.echo("b");
+        e.new_user_input(b"\x7f", &s, t);
+        e.cull(&s, t);
+        let o = e.apply(&s);
+        assert_eq!(o.cursor, Some((0, 1)));
+        // The deleted "b" is predicted blank (the row shifts left).
+        assert!(
+            o.cells
+                .iter()
+                .any(|c| c.col == 1 && c.replacement.map(|r| r.0) == Some(Glyph::Blank))
+        );
+        e.new_user_input(b"\x1bOD", &s, t);
+        e.cull(&s, t);
+        assert_eq!(e.apply(&s).cursor, Some((0, 0)));
+        e.new_user_input(b"\x1b[C", &s, t);
+        e.cull(&s, t);
+        assert_eq!(e.apply(&s).cursor, Some((0, 1)));
+    }
+
+    #[test]
+    fn insertion_mid_line_shifts_the_rest_right() {
+        let t = Instant::now();
+        let mut s = Fake::new(10, 2);
+        let mut e = slow_engine(DisplayPreference::Always);
+        confirm_epoch(&mut e, &mut s, t);
+        s.echo("bc");
+        s.cursor = (0, 1);
+        e.new_user_input(b"X", &s, t);
+        e.cull(&s, t);
+        let o = e.apply(&s);
+        let at = |col| {
+            o.cells
+                .iter()
+                .find(|c| c.col == col)
+                .and_then(|c| c.replacement)
+                .map(|r| r.0)
+        };
+        // Screen "$bc" with the cursor on "b": "X" goes in, "bc" moves right.
+        assert_eq!(at(1), Some(Glyph::Char('X')));
+        assert_eq!(at(2), Some(Glyph::Char('b')));
+        assert_eq!(at(3), Some(Glyph::Char('c')));
+    }
+
+    #[test]
+    fn carriage_return_predicts_next_line_in_a_new_epoch() {
+        let t = Instant::now();
+        let mut s = Fake::new(10, 3);
+        let mut e = slow_engine(DisplayPreference::Always);
+        confirm_epoch(&mut e, &mut s, t);
+        e.new_user_input(b"a\r", &s, t);
+        e.cull(&s, t);
+        // "a" is shown; the cursor move after CR belongs to a new (unconfirmed) epoch.
+        let o = e.apply(&s);
+        assert_eq!(shown(&o), "a");
+        assert_eq!(o.cursor, Some((0, 2)));
+    }
+
+    #[test]
+    fn paste_and_resize_reset() {
+        let t = Instant::now();
+        let s = Fake::new(10, 3);
+        let mut e = slow_engine(DisplayPreference::Always);
+        e.new_user_input(&[b'a'; 101], &s, t);
+        assert!(!e.active());
+        e.new_user_input(b"a", &s, t);
+        assert!(e.active());
+        let bigger = Fake::new(12, 3);
+        e.cull(&bigger, t);
+        assert!(!e.active());
+    }
+
+    #[test]
+    fn long_pending_prediction_triggers_glitch_display_and_flagging() {
+        let t = Instant::now();
+        let s = Fake::new(10, 3);
+        let mut e = PredictionEngine::new(DisplayPreference::Adaptive, false, 0u8);
+        e.set_send_interval(Duration::from_millis(20));
+        e.new_user_input(b"a", &s, t);
+        e.cull(&s, t);
+        assert!(!e.displaying());
+        e.cull(&s, t + GLITCH_THRESHOLD);
+        assert!(e.displaying(), "a 250 ms glitch shows predictions");
+        assert!(!e.flagging());
+        e.cull(&s, t + GLITCH_FLAG_THRESHOLD);
+        e.cull(&s, t + GLITCH_FLAG_THRESHOLD);
+        assert!(e.flagging(), "a 5 s glitch underlines");
+        assert_eq!(e.wait_time(), None);
+    }
+
+    #[test]
+    fn unparseable_input_never_panics() {
+        let t = Instant::now();
+        let s = Fake::new(3, 2);
+        let mut e = slow_engine(DisplayPreference::Experimental);
+        let junk: Vec<u8> = (0..=255u8)
+            .chain(b"\x1b[999;999H\xe4\xb8\xad\x7f\x7f\x7f".iter().copied())
+            .collect();
+        for chunk in junk.chunks(7) {
+            e.new_user_input(chunk, &s, t);
+            e.cull(&s, t);
+            let _ = e.apply(&s);
+        }
+    }
+}
