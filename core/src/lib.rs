@@ -13,5 +13,7 @@ pub mod crypto;
 pub mod display;
 pub mod fragment;
 pub mod packet;
+pub mod state;
 pub mod terminal;
+pub mod transport;
 pub mod wire;
