@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod connection;
 pub mod crypto;
 pub mod display;
 pub mod fragment;
