@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod connection;
 pub mod crypto;
 pub mod display;
 pub mod fragment;
@@ -16,5 +17,7 @@ pub mod keys;
 pub mod overlay;
 pub mod packet;
 pub mod prediction;
+pub mod state;
 pub mod terminal;
+pub mod transport;
 pub mod wire;
