@@ -1,1 +1,282 @@
-//! The terminal emulator: a `vte` parser driving a framebuffer (filled in by the terminal work).
+//! The terminal emulator: a `vte` parser driving a [`Framebuffer`].
+//!
+//! Both ends of mosh run it: the server feeds it the application's output (and writes
+//! [`Terminal::take_replies`] back to the application), the client feeds it the server's
+//! diffs (produced by [`crate::display::new_frame`]) to mirror the server's screen. The
+//! semantics follow upstream mosh 1.4 (reference §8); deviations are listed in
+//! `docs/terminal.md`.
+//!
+//! ```
+//! use moshkit_core::terminal::Terminal;
+//! let mut t = Terminal::new(80, 24).unwrap();
+//! t.feed(b"\x1b[1;31mhello\x1b[0m\r\n\x1b[6n");
+//! assert_eq!(t.framebuffer().row_text(0), "hello");
+//! assert_eq!(t.take_replies(), b"\x1b[2;1R");
+//! ```
+
+mod cell;
+mod emulator;
+mod framebuffer;
+mod input;
+mod width;
+
+pub use cell::{Attrs, Cell, CellText, Color, Rendition, Row};
+pub use framebuffer::{Framebuffer, Modes, MouseEncoding, MouseMode, Point};
+pub use input::UserInput;
+pub use width::char_width;
+
+/// Widest accepted screen.
+pub const MAX_WIDTH: usize = 4096;
+/// Tallest accepted screen.
+pub const MAX_HEIGHT: usize = 4096;
+/// Most cells (width × height) accepted: bounds memory at 16 MiB per screen.
+pub const MAX_CELLS: usize = 1 << 20;
+/// Most bytes of an OSC string kept (upstream keeps 16384 code points).
+pub const OSC_LIMIT: usize = 16384;
+/// Most bytes of clipboard data kept (so that `52;c;` + data fits in [`OSC_LIMIT`]).
+pub const CLIPBOARD_LIMIT: usize = OSC_LIMIT - 5;
+
+/// Errors of the terminal API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TerminalError {
+    /// A size of zero, or beyond [`MAX_WIDTH`], [`MAX_HEIGHT`] or [`MAX_CELLS`].
+    #[error("invalid terminal size {width}x{height}")]
+    InvalidSize {
+        /// Requested columns.
+        width: usize,
+        /// Requested rows.
+        height: usize,
+    },
+}
+
+/// Pre-parser pass reproducing upstream's decode-then-parse order where `vte` differs:
+/// UTF-8-encoded C1 controls (`C2 80`–`C2 9F`) become their 7-bit `ESC Fe` equivalents, and
+/// OSC strings are cut at [`OSC_LIMIT`] bytes so that hostile output cannot grow memory.
+#[derive(Clone, Debug, Default)]
+struct PreFilter {
+    /// A `C2` byte ended the previous chunk and was held back.
+    held_c2: bool,
+    /// The previous forwarded byte was ESC.
+    after_esc: bool,
+    /// Inside an OSC string: bytes of payload seen so far.
+    osc_len: Option<usize>,
+}
+
+impl PreFilter {
+    /// Tracks one forwarded byte; returns false if it must be dropped.
+    #[inline]
+    fn track(&mut self, b: u8) -> bool {
+        if let Some(len) = self.osc_len {
+            match b {
+                0x07 | 0x18 | 0x1a => self.osc_len = None,
+                0x1b => {
+                    self.osc_len = None;
+                    self.after_esc = true;
+                }
+                _ => {
+                    if len >= OSC_LIMIT {
+                        return false;
+                    }
+                    self.osc_len = Some(len + 1);
+                }
+            }
+            return true;
+        }
+        if self.after_esc {
+            self.after_esc = b == 0x1b;
+            if b == b']' {
+                self.osc_len = Some(0);
+            }
+        } else if b == 0x1b {
+            self.after_esc = true;
+        }
+        true
+    }
+
+    fn run(&mut self, input: &[u8], mut sink: impl FnMut(&[u8])) {
+        let mut start = 0;
+        let mut i = 0;
+        if self.held_c2 {
+            self.held_c2 = false;
+            match input.first() {
+                None => {
+                    self.held_c2 = true;
+                    return;
+                }
+                Some(&b) if (0x80..=0x9f).contains(&b) => {
+                    let esc = [0x1b, b - 0x40];
+                    for &e in &esc {
+                        self.track(e);
+                    }
+                    sink(&esc);
+                    start = 1;
+                    i = 1;
+                }
+                Some(_) => {
+                    if self.track(0xc2) {
+                        sink(&[0xc2]);
+                    }
+                }
+            }
+        }
+        while i < input.len() {
+            let b = input[i];
+            if self.osc_len.is_none() && !self.after_esc && b != 0x1b && b != 0xc2 {
+                i += 1;
+                continue;
+            }
+            if b == 0xc2 {
+                match input.get(i + 1) {
+                    None => {
+                        sink(&input[start..i]);
+                        self.held_c2 = true;
+                        return;
+                    }
+                    Some(&n) if (0x80..=0x9f).contains(&n) => {
+                        sink(&input[start..i]);
+                        let esc = [0x1b, n - 0x40];
+                        let mut keep = [true; 2];
+                        for (k, &e) in esc.iter().enumerate() {
+                            keep[k] = self.track(e);
+                        }
+                        if keep == [true, true] {
+                            sink(&esc);
+                        }
+                        i += 2;
+                        start = i;
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+            }
+            if !self.track(b) {
+                sink(&input[start..i]);
+                start = i + 1;
+            }
+            i += 1;
+        }
+        sink(&input[start..]);
+    }
+}
+
+/// A terminal emulator: parser state plus [`Framebuffer`].
+///
+/// `Clone` copies the framebuffer (cheaply: rows are shared copy-on-write) but **not** a
+/// partially received escape sequence: the clone's parser starts in the ground state, like
+/// after [`Terminal::reset_input`].
+pub struct Terminal {
+    parser: vte::Parser,
+    filter: PreFilter,
+    fb: Framebuffer,
+    replies: Vec<u8>,
+    pending: Vec<char>,
+    input: UserInput,
+}
+
+impl std::fmt::Debug for Terminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Terminal").field("fb", &self.fb).finish_non_exhaustive()
+    }
+}
+
+impl Clone for Terminal {
+    fn clone(&self) -> Self {
+        Terminal {
+            parser: vte::Parser::new(),
+            filter: PreFilter::default(),
+            fb: self.fb.clone(),
+            replies: self.replies.clone(),
+            pending: Vec::new(),
+            input: self.input.clone(),
+        }
+    }
+}
+
+impl Terminal {
+    /// A blank terminal of `cols` × `rows`.
+    pub fn new(cols: usize, rows: usize) -> Result<Terminal, TerminalError> {
+        Ok(Terminal::from_framebuffer(Framebuffer::new(cols, rows)?))
+    }
+
+    /// A terminal showing `fb` (e.g. a client replica rebuilt from a stored frame).
+    pub fn from_framebuffer(fb: Framebuffer) -> Terminal {
+        Terminal {
+            parser: vte::Parser::new(),
+            filter: PreFilter::default(),
+            fb,
+            replies: Vec::new(),
+            pending: Vec::new(),
+            input: UserInput::default(),
+        }
+    }
+
+    /// Feeds output of the application (server side) or a diff (client side). Never fails:
+    /// malformed input is handled like upstream (U+FFFD, ignored sequences).
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let Terminal { parser, filter, fb, replies, pending, .. } = self;
+        let mut perf = emulator::Performer { fb, replies, pending };
+        filter.run(bytes, |chunk| parser.advance(&mut perf, chunk));
+        perf.flush();
+    }
+
+    /// Takes the answers to queries (DA, DA2, DSR, CPR) to be written to the application.
+    pub fn take_replies(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// Resizes the screen (§8.12: no reflow, rows added/removed at the bottom).
+    pub fn resize(&mut self, cols: usize, rows: usize) -> Result<(), TerminalError> {
+        self.fb.resize(cols, rows)
+    }
+
+    /// The screen.
+    pub fn framebuffer(&self) -> &Framebuffer {
+        &self.fb
+    }
+
+    /// Drops any partially received escape sequence or UTF-8 character.
+    pub fn reset_input(&mut self) {
+        self.parser = vte::Parser::new();
+        self.filter = PreFilter::default();
+    }
+
+    /// Translates bytes typed by the user (arriving in application-cursor-key form from the
+    /// client) for the application, honouring its DECCKM mode (§8.14). The translator keeps
+    /// state across calls, so `ESC O` may be split between calls.
+    pub fn translate_user_input(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let app = self.fb.modes().application_cursor_keys;
+        self.input.translate(bytes, app)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefilter_translates_utf8_c1() {
+        let mut t = Terminal::new(10, 3).unwrap();
+        t.feed(b"ab\xc2\x9b2;3Hx");
+        assert_eq!(t.framebuffer().row_text(1), "  x");
+        // split across feeds
+        let mut t = Terminal::new(10, 3).unwrap();
+        t.feed(b"\xc2");
+        t.feed(b"\x9b3;1Hy");
+        assert_eq!(t.framebuffer().row_text(2), "y");
+        // non-C1 after C2 is a normal character
+        let mut t = Terminal::new(10, 3).unwrap();
+        t.feed(b"\xc2");
+        t.feed(b"\xa9");
+        assert_eq!(t.framebuffer().row_text(0), "\u{a9}");
+    }
+
+    #[test]
+    fn osc_is_bounded() {
+        let mut t = Terminal::new(10, 3).unwrap();
+        let mut s = b"\x1b]52;c;".to_vec();
+        s.extend(std::iter::repeat_n(b'A', 100_000));
+        s.push(7);
+        t.feed(&s);
+        assert_eq!(t.framebuffer().clipboard().len(), OSC_LIMIT - 5);
+    }
+}

@@ -1,0 +1,48 @@
+//! Character width, following upstream's rule (§8.10): U+0020–U+007E and U+00A0–U+00FF are one
+//! column; everything else asks a glibc-compatible `wcwidth`.
+
+use unicode_width::UnicodeWidthChar;
+
+/// Columns a printed code point occupies: `None` for unprintable (ignored), else 0, 1 or 2.
+#[inline]
+pub fn char_width(c: char) -> Option<u8> {
+    let u = c as u32;
+    if (0x20..0x7f).contains(&u) || (0xa0..=0xff).contains(&u) {
+        return Some(1);
+    }
+    if u < 0x20 || (0x7f..0xa0).contains(&u) {
+        return None;
+    }
+    if let Some(w) = glibc_override(u) {
+        return w;
+    }
+    c.width().map(|w| w.min(2) as u8)
+}
+
+/// Places where the `unicode-width` crate and glibc's `wcwidth` (C.UTF-8, glibc 2.3x) disagree.
+fn glibc_override(u: u32) -> Option<Option<u8>> {
+    match u {
+        // Hangul Jamo medial vowels and final consonants: glibc treats them as combining.
+        0x1160..=0x11ff => Some(Some(0)),
+        // Soft hyphen is outside this path (Latin-1); zero width space and friends: 0.
+        0x200b => Some(Some(0)),
+        // Surrogates and non-characters cannot reach here (not `char`s / unassigned).
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_widths() {
+        assert_eq!(char_width('a'), Some(1));
+        assert_eq!(char_width('\u{e9}'), Some(1));
+        assert_eq!(char_width('\u{4e2d}'), Some(2));
+        assert_eq!(char_width('\u{301}'), Some(0));
+        assert_eq!(char_width('\u{1f600}'), Some(2));
+        assert_eq!(char_width('\u{7f}'), None);
+        assert_eq!(char_width('\u{1b}'), None);
+    }
+}
