@@ -162,6 +162,21 @@ pub struct Stats {
     pub rebinds: u64,
 }
 
+/// Progress of the local states (see [`Connection::progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Number of the newest local state sent.
+    pub newest_sent: u64,
+    /// Number of the newest local state the peer acknowledged.
+    pub newest_acked: u64,
+    /// When that acknowledged state was (last) sent.
+    pub acked_state_sent_at: Instant,
+    /// When the newest remote state was received.
+    pub remote_received_at: Instant,
+    /// The frame interval: `ceil(SRTT/2)` clamped to 20..250 ms.
+    pub send_interval: Duration,
+}
+
 /// Everything needed to resume a client session after the process was killed (see
 /// [`Connection::snapshot`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -629,6 +644,25 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
             next = next.min(d);
         }
         (next != NEVER).then(|| self.instant(next.max(now)))
+    }
+
+    /// Whether our shutdown handshake has started.
+    pub fn shutdown_in_progress(&self) -> bool {
+        self.sender.shutdown_in_progress()
+    }
+
+    /// How far our own states have got, and the RTT-derived send interval: what a client's
+    /// overlays (prediction, notification bar) need each frame.
+    pub fn progress(&self) -> Progress {
+        let sent = self.sender.sent_states();
+        let (front, back) = (sent.front(), sent.back());
+        Progress {
+            newest_sent: back.map_or(0, |s| s.num),
+            newest_acked: front.map_or(0, |s| s.num),
+            acked_state_sent_at: self.instant(front.map_or(0, |s| s.timestamp)),
+            remote_received_at: self.instant(self.receiver.latest().timestamp),
+            send_interval: Duration::from_millis(self.timing().send_interval_ms),
+        }
     }
 
     /// The next packet sequence number (persist it, and resume above it: a nonce must never be

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod overlay;
 pub mod packet;
 pub mod prediction;
+pub mod session;
 pub mod state;
 pub mod terminal;
 pub mod transport;

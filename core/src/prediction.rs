@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use unicode_width::UnicodeWidthChar as _;
+use crate::terminal::char_width;
 
 /// Send interval above which the SRTT trigger switches predictions on (`SRTT_TRIGGER_HIGH`).
 pub const SRTT_TRIGGER_HIGH: Duration = Duration::from_millis(30);
@@ -409,7 +409,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                 self.init_cursor(s, now);
                 if ch == '\x7f' {
                     self.predict_backspace(s, now);
-                } else if u32::from(ch) < 0x20 || ch.width() != Some(1) {
+                } else if u32::from(ch) < 0x20 || char_width(ch) != Some(1) {
                     self.become_tentative();
                 } else {
                     self.predict_char(ch, s, now);

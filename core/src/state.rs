@@ -20,6 +20,14 @@ pub enum StateError {
     /// Applying the diff would grow the state beyond its bound.
     #[error("diff would grow the state beyond {0} bytes")]
     TooLarge(usize),
+    /// The diff resizes the terminal to an unusable size.
+    #[error("diff resizes the terminal to {cols}x{rows}")]
+    InvalidSize {
+        /// Requested columns.
+        cols: usize,
+        /// Requested rows.
+        rows: usize,
+    },
 }
 
 impl From<prost::DecodeError> for StateError {

@@ -1,0 +1,515 @@
+//! The client side of a session: what a phone app embeds (reference §7.5, §9).
+//!
+//! [`ClientSession`] joins the SSP connection, a replica of the server's terminal, the prediction
+//! engine and the notification bar, and hands a UI exactly what changed on screen.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::connection::{CloseReason, Config, Connection, Event, Side, Transmit};
+use crate::crypto::Key;
+use crate::overlay::{NotificationBar, Notifications};
+use crate::prediction::{DisplayPreference, PredictionEngine};
+use crate::state::UserStream;
+use crate::terminal::{Framebuffer, Rendition, TerminalError};
+use crate::transport::RandomSource;
+
+use super::HostState;
+use super::screen::{Composed, CursorState, ScreenRow, changed_rows, compose};
+
+/// While connecting, the client wakes at least this often (stmclient.cc, §9.1).
+pub const CONNECTING_POLL: Duration = Duration::from_millis(250);
+/// Bracketed-paste start marker, sent around pastes when the application enabled mode 2004.
+pub const PASTE_START: &[u8] = b"\x1b[200~";
+/// Bracketed-paste end marker.
+pub const PASTE_END: &[u8] = b"\x1b[201~";
+
+/// How a client session behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// When predictions are shown (upstream default: adaptive).
+    pub prediction: DisplayPreference,
+    /// Predict typing as overwriting rather than inserting (`MOSH_PREDICTION_OVERWRITE`).
+    pub predict_overwrite: bool,
+    /// Draw the notification bar over row 0 as upstream does (a native UI may prefer its own
+    /// banner from [`ClientSession::notification`]).
+    pub draw_notification_bar: bool,
+    /// Name of the app's escape key for the bar's quit hint (e.g. `Ctrl-^`), if it has one.
+    pub escape_key_name: Option<String>,
+    /// Transport tunables.
+    pub transport: Config,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            prediction: DisplayPreference::Adaptive,
+            predict_overwrite: false,
+            draw_notification_bar: true,
+            escape_key_name: None,
+            transport: Config::client(),
+        }
+    }
+}
+
+/// The link as a UI should present it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Nothing heard from the server yet.
+    Connecting,
+    /// The server answers.
+    Connected,
+    /// The server has been silent long enough for the bar to count up.
+    Silent {
+        /// Since when (the last word from the server).
+        since: Instant,
+    },
+    /// Our shutdown is in progress.
+    Closing,
+    /// The session is over.
+    Closed(CloseReason),
+}
+
+/// Something the app should react to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The screen changed: call [`ClientSession::pull_changes`].
+    ScreenChanged,
+    /// The connection state changed.
+    ConnectionState(ConnectionState),
+    /// The application rang the bell (once per ring).
+    Bell,
+    /// The window title changed.
+    Title(String),
+    /// The application wrote to the clipboard (OSC 52).
+    Clipboard(String),
+    /// The driver must open a fresh socket and send from it (port hop or network change).
+    Rebind,
+    /// The session is over.
+    Closed(CloseReason),
+}
+
+/// What changed on screen since the previous pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenUpdate {
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+    /// Whether every row is included (first pull, or a size change): repaint everything.
+    pub full: bool,
+    /// The rows that changed, each complete.
+    pub changed_rows: Vec<ScreenRow>,
+    /// The cursor.
+    pub cursor: CursorState,
+    /// The window title.
+    pub title: String,
+    /// How many times the bell has rung in this session.
+    pub bell_count: u64,
+    /// The notification bar's content, for apps drawing their own banner.
+    pub notification: Option<NotificationBar>,
+}
+
+/// Traffic and link figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientStats {
+    /// Smoothed round-trip time in ms.
+    pub srtt_ms: f64,
+    /// When anything authentic was last heard from the server.
+    pub last_contact: Option<Instant>,
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Datagrams received.
+    pub datagrams_received: u64,
+    /// UDP payload bytes sent.
+    pub bytes_sent: u64,
+    /// UDP payload bytes received.
+    pub bytes_received: u64,
+    /// Datagrams dropped as unauthentic or malformed.
+    pub datagrams_dropped: u64,
+}
+
+/// The client side of a mosh session, sans-IO.
+///
+/// Polling follows [`Connection`]'s rules: after every input call (`handle_datagram`,
+/// `send_input`, `paste`, `resize`, `network_changed`, `close`, `handle_timeout`) drain
+/// [`ClientSession::poll_event`] and [`ClientSession::poll_transmit`], then wait until
+/// [`ClientSession::poll_timeout`] or the next datagram.
+#[derive(Debug)]
+pub struct ClientSession {
+    conn: Connection<UserStream, HostState>,
+    config: ClientConfig,
+    prediction: PredictionEngine<Rendition>,
+    notifications: Notifications,
+    events: VecDeque<ClientEvent>,
+    last_pulled: Option<Composed>,
+    remote_num: u64,
+    connected: bool,
+    reported_state: ConnectionState,
+    bell_count: u64,
+    title: String,
+    clipboard: String,
+    bytes_sent: u64,
+    bytes_received: u64,
+    start: Instant,
+    closed: Option<CloseReason>,
+}
+
+impl ClientSession {
+    /// Start a session with the server at `server` (from `MOSH CONNECT <port> <key>`), for a
+    /// window of `cols` × `rows`.
+    pub fn new(
+        key: &Key,
+        server: SocketAddr,
+        cols: u16,
+        rows: u16,
+        config: ClientConfig,
+        now: Instant,
+        rng: Box<dyn RandomSource>,
+    ) -> Result<Self, TerminalError> {
+        // The initial remote replica has the client's own size (§13 item 9).
+        let remote = HostState::new(usize::from(cols), usize::from(rows))?;
+        let mut conn = Connection::new(
+            Side::Client,
+            config.transport.clone(),
+            key,
+            Some(server),
+            UserStream::new(),
+            remote,
+            now,
+            rng,
+        );
+        conn.modify_local(now, |s| s.push_resize(i32::from(cols), i32::from(rows)));
+        let prediction = PredictionEngine::new(
+            config.prediction,
+            config.predict_overwrite,
+            Rendition::default(),
+        );
+        let notifications = Notifications::new(now, config.escape_key_name.as_deref());
+        Ok(ClientSession {
+            conn,
+            prediction,
+            notifications,
+            events: VecDeque::new(),
+            last_pulled: None,
+            remote_num: 0,
+            connected: false,
+            reported_state: ConnectionState::Connecting,
+            bell_count: 0,
+            title: String::new(),
+            clipboard: String::new(),
+            bytes_sent: 0,
+            bytes_received: 0,
+            start: now,
+            closed: None,
+            config,
+        })
+    }
+
+    /// The server's screen as last received (without predictions).
+    pub fn remote_screen(&self) -> &Framebuffer {
+        self.conn.remote_state().1.framebuffer()
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &Connection<UserStream, HostState> {
+        &self.conn
+    }
+
+    /// Keystrokes (raw terminal input bytes, e.g. from [`crate::keys::encode`]).
+    pub fn send_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.closed.is_some() || bytes.is_empty() {
+            return;
+        }
+        self.sync_prediction();
+        let fb = self.conn.remote_state().1.framebuffer().clone();
+        self.prediction.new_user_input(bytes, &fb, now);
+        self.conn.modify_local(now, |s| {
+            s.push_bytes(bytes);
+        });
+        self.events.push_back(ClientEvent::ScreenChanged);
+    }
+
+    /// Paste text: never predicted; wrapped in bracketed-paste markers when the application
+    /// asked for them (mode 2004).
+    pub fn paste(&mut self, now: Instant, text: &str) {
+        if self.closed.is_some() || text.is_empty() {
+            return;
+        }
+        let bracketed = self.remote_screen().modes().bracketed_paste;
+        let mut bytes = Vec::with_capacity(text.len() + 12);
+        if bracketed {
+            bytes.extend_from_slice(PASTE_START);
+        }
+        // The end marker inside pasted text would end the paste early: drop it.
+        bytes.extend(strip_paste_end(text.as_bytes()));
+        if bracketed {
+            bytes.extend_from_slice(PASTE_END);
+        }
+        self.prediction.reset();
+        self.conn.modify_local(now, |s| {
+            s.push_bytes(&bytes);
+        });
+    }
+
+    /// The window changed size.
+    pub fn resize(&mut self, now: Instant, cols: u16, rows: u16) {
+        if self.closed.is_some() || cols == 0 || rows == 0 {
+            return;
+        }
+        self.conn
+            .modify_local(now, |s| s.push_resize(i32::from(cols), i32::from(rows)));
+        self.prediction.reset();
+    }
+
+    /// The device's network changed: re-bind at once and resend.
+    pub fn network_changed(&mut self, now: Instant) {
+        self.conn.network_changed(now);
+        self.pump(now);
+    }
+
+    /// Start the shutdown handshake.
+    pub fn close(&mut self, now: Instant) {
+        self.conn.close(now);
+        self.pump(now);
+    }
+
+    /// A datagram arrived from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.bytes_received += datagram.len() as u64;
+        self.conn.handle_datagram(now, from, datagram);
+        self.pump(now);
+    }
+
+    /// A deadline from [`ClientSession::poll_timeout`] was reached.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        let t = self.conn.poll_transmit(now);
+        if let Some(t) = &t {
+            self.bytes_sent += t.contents.len() as u64;
+        }
+        self.pump(now);
+        t
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`ClientSession::handle_timeout`] must next be called.
+    pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let mut next = self.conn.poll_timeout();
+        let mut consider = |d: Option<Duration>| {
+            if let Some(d) = d {
+                let t = now + d;
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        consider(self.prediction.wait_time());
+        consider(self.notifications.wait_time(now));
+        if !self.connected {
+            consider(Some(CONNECTING_POLL));
+        }
+        next
+    }
+
+    /// The state of the link.
+    pub fn connection_state(&self, now: Instant) -> ConnectionState {
+        if let Some(reason) = self.closed {
+            ConnectionState::Closed(reason)
+        } else if !self.connected {
+            ConnectionState::Connecting
+        } else if self.notifications.server_late(now) {
+            ConnectionState::Silent {
+                since: self.conn.progress().remote_received_at,
+            }
+        } else if self.shutting_down() {
+            ConnectionState::Closing
+        } else {
+            ConnectionState::Connected
+        }
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.conn.shutdown_in_progress()
+    }
+
+    /// The notification bar's content now (also drawn over row 0 when configured).
+    pub fn notification(&mut self, now: Instant) -> Option<NotificationBar> {
+        self.update_notifications(now);
+        self.notifications.bar(now)
+    }
+
+    /// Show a message in the notification bar (e.g. the app's own escape-key help).
+    pub fn set_message(&mut self, now: Instant, text: &str, permanent: bool) {
+        self.notifications.set_message(now, text, permanent, true);
+        self.events.push_back(ClientEvent::ScreenChanged);
+    }
+
+    /// Figures about the link.
+    pub fn stats(&self) -> ClientStats {
+        let s = self.conn.stats();
+        ClientStats {
+            srtt_ms: self.conn.srtt_ms(),
+            last_contact: self.conn.last_heard(),
+            datagrams_sent: s.datagrams_sent,
+            datagrams_received: s.datagrams_received,
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            datagrams_dropped: s.dropped_unauthentic + s.dropped_malformed,
+        }
+    }
+
+    /// The rows that changed since the previous pull (all of them the first time).
+    pub fn pull_changes(&mut self, now: Instant) -> ScreenUpdate {
+        let composed = self.compose(now);
+        let (full, rows) = changed_rows(self.last_pulled.as_ref(), &composed);
+        let update = self.update_from(&composed, full, rows, now);
+        self.last_pulled = Some(composed);
+        update
+    }
+
+    /// The whole screen now (does not affect what [`ClientSession::pull_changes`] reports).
+    pub fn snapshot(&mut self, now: Instant) -> ScreenUpdate {
+        let composed = self.compose(now);
+        let (_, rows) = changed_rows(None, &composed);
+        self.update_from(&composed, true, rows, now)
+    }
+
+    fn update_from(
+        &self,
+        composed: &Composed,
+        full: bool,
+        changed_rows: Vec<ScreenRow>,
+        now: Instant,
+    ) -> ScreenUpdate {
+        ScreenUpdate {
+            cols: composed.cols,
+            rows: u16::try_from(composed.rows.len()).unwrap_or(u16::MAX),
+            full,
+            changed_rows,
+            cursor: composed.cursor,
+            title: self.title.clone(),
+            bell_count: self.bell_count,
+            notification: self.notifications.bar(now),
+        }
+    }
+
+    fn compose(&mut self, now: Instant) -> Composed {
+        self.sync_prediction();
+        self.update_notifications(now);
+        let fb = self.conn.remote_state().1.framebuffer().clone();
+        self.prediction.cull(&fb, now);
+        let overlay = self.prediction.apply(&fb);
+        let bar = if self.config.draw_notification_bar {
+            self.notifications.bar(now).map(|b| b.text)
+        } else {
+            None
+        };
+        compose(&fb, &overlay, bar.as_deref())
+    }
+
+    /// Feed the transport's progress to the prediction engine (§9.1 step 4).
+    fn sync_prediction(&mut self) {
+        let p = self.conn.progress();
+        self.prediction.set_local_frame_sent(p.newest_sent);
+        self.prediction.set_local_frame_acked(p.newest_acked);
+        self.prediction.set_send_interval(p.send_interval);
+        let echo_ack = self.conn.remote_state().1.echo_ack();
+        self.prediction.set_local_frame_late_acked(echo_ack);
+    }
+
+    fn update_notifications(&mut self, now: Instant) {
+        if self.connected {
+            let p = self.conn.progress();
+            self.notifications.server_heard(p.remote_received_at);
+            self.notifications.server_acked(p.acked_state_sent_at);
+        } else if self.closed.is_none()
+            && now.saturating_duration_since(self.start) > CONNECTING_POLL
+        {
+            let port = self.conn.remote_address().map_or(0, |a| a.port());
+            self.notifications.set_message(
+                now,
+                &format!("Nothing received from server on UDP port {port}."),
+                false,
+                true,
+            );
+        }
+        self.notifications.expire(now);
+    }
+
+    fn pump(&mut self, now: Instant) {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::RemoteStateChanged { num } => self.remote_changed(now, num),
+                Event::Rebind => self.events.push_back(ClientEvent::Rebind),
+                Event::Closed(reason) => {
+                    self.closed = Some(reason);
+                    self.events.push_back(ClientEvent::Closed(reason));
+                }
+                Event::PeerAddressChanged { .. }
+                | Event::PeerDetached
+                | Event::PeerShutdownRequested => {}
+            }
+        }
+        let state = self.connection_state(now);
+        if state != self.reported_state {
+            self.reported_state = state;
+            self.events.push_back(ClientEvent::ConnectionState(state));
+        }
+    }
+
+    fn remote_changed(&mut self, now: Instant, num: u64) {
+        if num <= self.remote_num && self.connected {
+            return;
+        }
+        self.remote_num = num;
+        if !self.connected {
+            self.connected = true;
+            self.notifications.clear_message();
+        }
+        self.notifications.server_heard(now);
+        let fb = self.conn.remote_state().1.framebuffer();
+        let bells = fb.bell_count();
+        let title = fb.title().to_owned();
+        let clipboard = fb.clipboard().to_owned();
+        for _ in self.bell_count..bells.min(self.bell_count + 8) {
+            self.events.push_back(ClientEvent::Bell);
+        }
+        self.bell_count = bells;
+        if title != self.title {
+            self.title = title.clone();
+            self.events.push_back(ClientEvent::Title(title));
+        }
+        if clipboard != self.clipboard {
+            self.clipboard = clipboard.clone();
+            self.events.push_back(ClientEvent::Clipboard(clipboard));
+        }
+        self.events.push_back(ClientEvent::ScreenChanged);
+    }
+}
+
+/// `text` without any bracketed-paste end marker.
+fn strip_paste_end(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i..].starts_with(PASTE_END) {
+            i += PASTE_END.len();
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    out
+}

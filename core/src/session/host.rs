@@ -1,0 +1,267 @@
+//! The host (server) side of a session: the application's terminal, served over SSP
+//! (reference §7.1–§7.3, §10).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::connection::{CloseReason, Config, Connection, Event, Side, Stats, Transmit};
+use crate::crypto::Key;
+use crate::state::{SyncState as _, UserEvent, UserStream};
+use crate::terminal::TerminalError;
+use crate::transport::RandomSource;
+
+use super::HostState;
+
+/// Keystrokes count as echoed this long after they reached the host (`ECHO_TIMEOUT`, §7.3).
+pub const ECHO_TIMEOUT: Duration = Duration::from_millis(50);
+/// Largest pty read upstream processes at once.
+pub const PTY_READ_SIZE: usize = 16384;
+
+/// Something the program running the host session must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    /// The first client state arrived: start the application (upstream writes `\n` into the
+    /// pty to release the child, §2.6).
+    FirstContact,
+    /// The client is now reached at this address (first contact or roaming).
+    ClientAddress(SocketAddr),
+    /// The client has been silent for 40 s; nothing is sent until it is heard again.
+    ClientDetached,
+    /// Set the pty's window size (columns, rows).
+    Resize(u16, u16),
+    /// The session is over; drain [`HostSession::poll_transmit`] once more and exit.
+    Closed(CloseReason),
+}
+
+/// The host side of a mosh session, sans-IO: feed it datagrams and the application's output;
+/// take datagrams, bytes for the application, pty resizes and events out.
+///
+/// Polling follows [`Connection`]'s rules: after each input call, drain
+/// [`HostSession::poll_event`], [`HostSession::take_pty_input`] and
+/// [`HostSession::poll_transmit`], then sleep until [`HostSession::poll_timeout`].
+#[derive(Debug)]
+pub struct HostSession {
+    conn: Connection<HostState, UserStream>,
+    /// (client state number, arrival time) of keystroke-carrying states (§7.3).
+    input_history: VecDeque<(u64, Instant)>,
+    pty_input: Vec<u8>,
+    events: VecDeque<HostEvent>,
+    contacted: bool,
+    last_client_state: Instant,
+}
+
+impl HostSession {
+    /// A host session whose terminal is `cols` × `rows` (the application's initial pty size).
+    pub fn new(
+        key: &Key,
+        cols: u16,
+        rows: u16,
+        config: Config,
+        now: Instant,
+        rng: Box<dyn RandomSource>,
+    ) -> Result<Self, TerminalError> {
+        let local = HostState::new(usize::from(cols), usize::from(rows))?;
+        // The client's view starts from the same blank terminal; a size difference is healed
+        // by the resize it sends first.
+        let conn = Connection::new(
+            Side::Server,
+            config,
+            key,
+            None,
+            local,
+            UserStream::new(),
+            now,
+            rng,
+        );
+        Ok(HostSession {
+            conn,
+            input_history: VecDeque::new(),
+            pty_input: Vec::new(),
+            events: VecDeque::new(),
+            contacted: false,
+            last_client_state: now,
+        })
+    }
+
+    /// The application's screen.
+    pub fn state(&self) -> &HostState {
+        self.conn.local_state()
+    }
+
+    /// The underlying connection (statistics, addresses).
+    pub fn connection(&self) -> &Connection<HostState, UserStream> {
+        &self.conn
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.conn.stats()
+    }
+
+    /// When the newest client state arrived (for idle timeouts).
+    pub fn last_client_state(&self) -> Instant {
+        self.last_client_state
+    }
+
+    /// A datagram arrived.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.conn.handle_datagram(now, from, datagram);
+        self.pump_events(now);
+        self.update_echo_ack(now);
+    }
+
+    /// The application wrote `bytes` to its terminal.
+    pub fn host_output(&mut self, now: Instant, bytes: &[u8]) {
+        let mut replies = Vec::new();
+        self.conn.modify_local(now, |s| {
+            let t = s.terminal_mut();
+            t.feed(bytes);
+            replies = t.take_replies();
+        });
+        self.pty_input.extend(replies);
+        self.update_echo_ack(now);
+    }
+
+    /// A deadline from [`HostSession::poll_timeout`] was reached.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.update_echo_ack(now);
+        self.conn.handle_timeout(now);
+        self.pump_events(now);
+    }
+
+    /// Start the shutdown handshake (the application exited, or a signal asked to stop).
+    /// Without a client address there is no one to tell: closes at once.
+    pub fn close(&mut self, now: Instant) {
+        if self.conn.remote_address().is_none() {
+            self.events
+                .push_back(HostEvent::Closed(CloseReason::ShutdownUnacknowledged));
+            return;
+        }
+        self.conn.close(now);
+        self.pump_events(now);
+    }
+
+    /// Bytes to write to the application (translated keystrokes and query answers).
+    pub fn take_pty_input(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pty_input)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<HostEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        let t = self.conn.poll_transmit(now);
+        self.pump_events(now);
+        t
+    }
+
+    /// When [`HostSession::handle_timeout`] must next be called.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let conn = self.conn.poll_timeout();
+        // The second entry's echo window closes next (the first is the current echo ack).
+        let echo = self.input_history.get(1).map(|&(_, t)| t + ECHO_TIMEOUT);
+        match (conn, echo) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn pump_events(&mut self, now: Instant) {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::RemoteStateChanged { num } => self.client_state(now, num),
+                Event::PeerAddressChanged { addr } => {
+                    self.events.push_back(HostEvent::ClientAddress(addr));
+                }
+                Event::PeerDetached => self.events.push_back(HostEvent::ClientDetached),
+                Event::Closed(reason) => self.events.push_back(HostEvent::Closed(reason)),
+                Event::Rebind | Event::PeerShutdownRequested => {}
+            }
+        }
+    }
+
+    /// A new client state: apply its new events to the application (§7.1).
+    fn client_state(&mut self, now: Instant, num: u64) {
+        self.last_client_state = now;
+        if !self.contacted {
+            self.contacted = true;
+            self.events.push_back(HostEvent::FirstContact);
+        }
+        let diff = self.conn.take_remote_diff();
+        let mut events = UserStream::new();
+        if events.apply_diff(&diff).is_err() {
+            return;
+        }
+        if events.is_empty() {
+            return;
+        }
+        let list = events.events();
+        let mut keys = Vec::new();
+        for (i, e) in list.iter().enumerate() {
+            match *e {
+                UserEvent::Byte(b) => keys.push(b),
+                UserEvent::Resize { width, height } => {
+                    // Only the last of a run of resizes counts.
+                    if matches!(list.get(i + 1), Some(UserEvent::Resize { .. })) {
+                        continue;
+                    }
+                    self.flush_keys(now, &mut keys);
+                    self.resize(now, width, height);
+                }
+            }
+        }
+        self.flush_keys(now, &mut keys);
+        self.input_history.push_back((num, now));
+    }
+
+    fn flush_keys(&mut self, now: Instant, keys: &mut Vec<u8>) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut out = Vec::new();
+        self.conn.modify_local(now, |s| {
+            out = s.terminal_mut().translate_user_input(keys);
+        });
+        self.pty_input.extend(out);
+        keys.clear();
+    }
+
+    fn resize(&mut self, now: Instant, width: i32, height: i32) {
+        let (Ok(cols), Ok(rows)) = (u16::try_from(width), u16::try_from(height)) else {
+            return;
+        };
+        let mut ok = false;
+        self.conn.modify_local(now, |s| {
+            ok = s
+                .terminal_mut()
+                .resize(usize::from(cols), usize::from(rows))
+                .is_ok();
+        });
+        if ok {
+            self.events.push_back(HostEvent::Resize(cols, rows));
+        }
+    }
+
+    /// §7.3: the newest client state whose keystrokes have had [`ECHO_TIMEOUT`] to echo.
+    fn update_echo_ack(&mut self, now: Instant) {
+        let mut newest = None;
+        for &(num, t) in &self.input_history {
+            if t + ECHO_TIMEOUT <= now {
+                newest = Some(num);
+            }
+        }
+        let Some(newest) = newest else {
+            return;
+        };
+        while self.input_history.front().is_some_and(|&(n, _)| n < newest) {
+            self.input_history.pop_front();
+        }
+        if self.conn.local_state().echo_ack() != newest {
+            self.conn.modify_local(now, |s| s.set_echo_ack(newest));
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Sessions: the sans-IO compositions an application embeds.
+//!
+//! - [`ClientSession`]: the SSP connection, a replica of the server's terminal, predictive
+//!   local echo and the notification bar, handing a UI exactly what changed on screen.
+//! - [`HostSession`]: the application's terminal served over SSP, with echo acknowledgement.
+
+mod client;
+mod host;
+mod host_state;
+mod screen;
+
+pub use client::{
+    ClientConfig, ClientEvent, ClientSession, ClientStats, ConnectionState, PASTE_END,
+    PASTE_START, ScreenUpdate,
+};
+pub use host::{ECHO_TIMEOUT, HostEvent, HostSession};
+pub use host_state::HostState;
+pub use screen::{CursorState, ScreenCell, ScreenRow};

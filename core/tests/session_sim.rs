@@ -1,0 +1,191 @@
+//! Scenario tests of the client session in simulated time (issue: client session, point 4): a
+//! client and a host session joined by the simulated network at 50, 200 and 500 ms RTT, with a
+//! shell-like line editor as the application.
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/netsim.rs"]
+mod netsim;
+#[path = "support/session_sim.rs"]
+mod session_sim;
+
+mod support {
+    pub use super::netsim;
+}
+
+use moshkit_core::prediction::DisplayPreference;
+use moshkit_core::session::{ClientEvent, ConnectionState};
+use session_sim::SessionSim;
+
+/// Type one character and wait for its echo, so the prediction epoch is confirmed (as after the
+/// first echoed keystroke of a real session).
+fn warm_up(sim: &mut SessionSim, rtt: u64) {
+    sim.type_bytes(b"x");
+    sim.run_for(rtt * 3 + 200);
+    sim.type_bytes(b"\x7f");
+    sim.run_for(rtt * 3 + 200);
+    assert_eq!(sim.screen()[0], "$");
+}
+
+#[test]
+fn session_shows_the_prompt_and_runs_a_command() {
+    let mut sim = SessionSim::new(1, 100, 0.0, DisplayPreference::Adaptive);
+    sim.connect();
+    sim.type_bytes(b"echo hello\r");
+    sim.run_for(1000);
+    let screen = sim.screen();
+    assert_eq!(screen[0], "$ echo hello");
+    assert_eq!(screen[1], "hello");
+    assert_eq!(screen[2], "$");
+    assert_eq!(sim.shell.commands, vec!["echo hello"]);
+    assert_eq!(sim.screen(), sim.host_screen().iter().map(|r| r.trim_end().to_owned()).collect::<Vec<_>>());
+}
+
+#[test]
+fn typing_shows_before_the_echo_on_slow_links() {
+    for rtt in [200, 500] {
+        let mut sim = SessionSim::new(2, rtt, 0.0, DisplayPreference::Adaptive);
+        sim.connect();
+        warm_up(&mut sim, rtt);
+        sim.type_bytes(b"ls");
+        // Well before a round trip: the characters are already shown, as predictions.
+        sim.run_for(5);
+        assert_eq!(sim.screen()[0], "$ ls", "rtt {rtt}");
+        let predicted = sim.predicted_cells();
+        assert_eq!(predicted.len(), 2, "rtt {rtt}: {predicted:?}");
+        assert!(sim.host_screen()[0].trim_end() == "$", "the host has not echoed yet");
+        // After the echo arrives the cells are confirmed: no longer predictions.
+        sim.run_for(rtt * 2 + 100);
+        assert_eq!(sim.screen()[0], "$ ls");
+        assert!(sim.predicted_cells().is_empty(), "rtt {rtt}");
+    }
+}
+
+#[test]
+fn fast_links_do_not_display_predictions_in_adaptive_mode() {
+    let rtt = 50;
+    let mut sim = SessionSim::new(3, rtt, 0.0, DisplayPreference::Adaptive);
+    sim.connect();
+    warm_up(&mut sim, rtt);
+    sim.type_bytes(b"ls");
+    sim.run_for(5);
+    assert!(sim.predicted_cells().is_empty(), "SRTT 50 ms: below the trigger");
+    assert_eq!(sim.screen()[0], "$");
+    sim.run_for(200);
+    assert_eq!(sim.screen()[0], "$ ls");
+    // "always" shows them at any speed.
+    let mut sim = SessionSim::new(3, rtt, 0.0, DisplayPreference::Always);
+    sim.connect();
+    warm_up(&mut sim, rtt);
+    sim.type_bytes(b"ls");
+    sim.run_for(5);
+    assert_eq!(sim.screen()[0], "$ ls");
+}
+
+#[test]
+fn underline_follows_upstream_thresholds() {
+    // Send interval = SRTT/2: > 80 ms underlines (SRTT > 160), <= 50 ms does not.
+    for (rtt, underlined) in [(50, false), (200, true), (500, true)] {
+        let mut sim = SessionSim::new(4, rtt, 0.0, DisplayPreference::Always);
+        sim.connect();
+        warm_up(&mut sim, rtt);
+        sim.type_bytes(b"ab");
+        sim.run_for(2);
+        let cells = sim.predicted_cells();
+        assert_eq!(cells.len(), 2, "rtt {rtt}");
+        assert!(
+            cells.iter().all(|c| c.3 == underlined),
+            "rtt {rtt}: {cells:?}"
+        );
+    }
+}
+
+#[test]
+fn wrong_guess_at_a_password_prompt_is_removed_within_a_round_trip() {
+    for rtt in [50, 200, 500] {
+        let mut sim = SessionSim::new(5, rtt, 0.0, DisplayPreference::Always);
+        sim.connect();
+        warm_up(&mut sim, rtt);
+        sim.type_bytes(b"sudo\r");
+        sim.run_for(rtt * 3 + 300);
+        assert_eq!(sim.screen()[1], "Password:", "rtt {rtt}");
+        sim.type_bytes(b"s");
+        sim.run_for(1);
+        let shown = sim.screen()[1].clone();
+        // The guess may be shown (the epoch was confirmed) but must vanish once the server's
+        // echo ack for it arrives: one round trip plus the 50 ms echo window, plus a frame.
+        sim.run_for(rtt + 50 + 250 + 20);
+        assert_eq!(sim.screen()[1], "Password:", "rtt {rtt}, was {shown:?}");
+        assert!(sim.predicted_cells().is_empty(), "rtt {rtt}");
+    }
+}
+
+#[test]
+fn notification_bar_counts_up_during_a_blackout_and_clears_after() {
+    let rtt = 200;
+    let mut sim = SessionSim::new(6, rtt, 0.0, DisplayPreference::Adaptive);
+    sim.connect();
+    let start = sim.now;
+    sim.net.blackout = Some((start, start + 20_000));
+    sim.run_for(5_000);
+    assert!(sim.client.notification(sim.t()).is_none(), "not late yet");
+    sim.run_for(5_000);
+    let bar = sim.client.notification(sim.t()).expect("late after 10 s");
+    assert!(
+        bar.text.starts_with("mosh: Last contact ") && bar.text.ends_with(" ago. [To quit: Ctrl-^ .]"),
+        "{}",
+        bar.text
+    );
+    assert!(sim.screen()[0].starts_with("mosh: Last contact"), "drawn over row 0");
+    assert!(matches!(
+        sim.client.connection_state(sim.t()),
+        ConnectionState::Silent { .. }
+    ));
+    sim.run_for(15_000);
+    assert!(sim.client.notification(sim.t()).is_none(), "cleared after contact");
+    assert_eq!(sim.screen()[0], "$");
+    assert_eq!(sim.client.connection_state(sim.t()), ConnectionState::Connected);
+    assert!(
+        sim.client_events
+            .iter()
+            .any(|(_, e)| matches!(e, ClientEvent::ConnectionState(ConnectionState::Silent { .. })))
+    );
+}
+
+#[test]
+fn resize_reaches_the_host_and_paste_is_bracketed_when_asked() {
+    let mut sim = SessionSim::new(7, 100, 0.0, DisplayPreference::Adaptive);
+    sim.connect();
+    let now = sim.t();
+    sim.client.resize(now, 100, 30);
+    sim.run_for(1000);
+    let fb = sim.host.state().framebuffer();
+    assert_eq!((fb.width(), fb.height()), (100, 30));
+    let update = sim.client.snapshot(sim.t());
+    assert_eq!((update.cols, update.rows), (100, 30));
+    // The application enables bracketed paste; a paste arrives wrapped.
+    let now = sim.t();
+    sim.host.host_output(now, b"\x1b[?2004h");
+    sim.run_for(1000);
+    let now = sim.t();
+    sim.client.paste(now, "pasted\x1b[201~text");
+    sim.run_for(1000);
+    assert_eq!(sim.screen()[0], "$ [200~pastedtext[201~");
+}
+
+#[test]
+fn pull_changes_reports_only_changed_rows() {
+    let mut sim = SessionSim::new(8, 100, 0.0, DisplayPreference::Never);
+    sim.connect();
+    let first = sim.client.pull_changes(sim.t());
+    assert!(first.full);
+    assert_eq!(first.changed_rows.len(), 24);
+    let again = sim.client.pull_changes(sim.t());
+    assert!(!again.full);
+    assert!(again.changed_rows.is_empty());
+    sim.type_bytes(b"echo hi\r");
+    sim.run_for(1000);
+    let update = sim.client.pull_changes(sim.t());
+    let rows: Vec<u16> = update.changed_rows.iter().map(|r| r.index).collect();
+    assert_eq!(rows, vec![0, 1, 2]);
+    assert_eq!((update.cursor.row, update.cursor.col), (2, 2));
+}
