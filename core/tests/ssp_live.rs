@@ -175,6 +175,29 @@ async fn session_with_upstream_mosh_server() {
     let srtt = d.connection().srtt_ms();
     assert!(srtt < 100.0, "{srtt}");
 
+    // Idle: the server's heartbeats (empty acks) come every ACK_INTERVAL = 3 s, as the
+    // simulator's idle test assumes for both ends.
+    // Keep driving (acknowledging) for 1.5 s so pending output settles, then watch.
+    let mut arrivals = Vec::new();
+    let mut seen = d.connection().stats().datagrams_received;
+    let idle_start = Instant::now();
+    while idle_start.elapsed() < Duration::from_millis(8_000) {
+        let _ = tokio::time::timeout(Duration::from_millis(100), d.next_event()).await;
+        let now = d.connection().stats().datagrams_received;
+        if now != seen && idle_start.elapsed() > Duration::from_millis(1_500) {
+            arrivals.push(Instant::now());
+        }
+        seen = now;
+    }
+    assert!(arrivals.len() >= 2, "{arrivals:?}");
+    for w in arrivals.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            gap > Duration::from_millis(2_800) && gap < Duration::from_millis(3_300),
+            "{gap:?}"
+        );
+    }
+
     // Clean shutdown: the server acknowledges and exits.
     d.close();
     let start = Instant::now();
