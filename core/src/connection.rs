@@ -523,15 +523,19 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
     fn check_timeouts(&mut self, now: u64) {
         match self.last_heard {
             None => {
-                if let Some(t) = self.config.connect_timeout
-                    && now >= t.as_millis() as u64
+                if self
+                    .config
+                    .connect_timeout
+                    .is_some_and(|t| now >= t.as_millis() as u64)
                 {
                     self.close_with(CloseReason::TimedOut);
                 }
             }
             Some(heard) => {
-                if let Some(t) = self.config.network_timeout
-                    && now.saturating_sub(heard) >= t.as_millis() as u64
+                if self
+                    .config
+                    .network_timeout
+                    .is_some_and(|t| now.saturating_sub(heard) >= t.as_millis() as u64)
                 {
                     self.close_with(CloseReason::TimedOut);
                 }
@@ -584,8 +588,9 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
         }
         match self.side {
             Side::Server => {
-                if let Some(heard) = self.last_heard
-                    && now.saturating_sub(heard) > SERVER_ASSOCIATION_TIMEOUT_MS
+                if self
+                    .last_heard
+                    .is_some_and(|heard| now.saturating_sub(heard) > SERVER_ASSOCIATION_TIMEOUT_MS)
                 {
                     log::info!("server now detached from client");
                     self.remote = None;

@@ -12,6 +12,8 @@
 pub mod connection;
 pub mod crypto;
 pub mod display;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod fragment;
 pub mod keys;
 pub mod overlay;

@@ -129,8 +129,9 @@ impl Sim {
     }
 
     fn send(&mut self, link: Link, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
-        if let Some((a, b)) = self.blackout
-            && (a..b).contains(&self.now)
+        if self
+            .blackout
+            .is_some_and(|(a, b)| (a..b).contains(&self.now))
         {
             return;
         }
