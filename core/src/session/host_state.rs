@@ -21,7 +21,8 @@ pub struct HostState {
 
 impl PartialEq for HostState {
     fn eq(&self, other: &Self) -> bool {
-        self.echo_ack == other.echo_ack && self.terminal.framebuffer() == other.terminal.framebuffer()
+        self.echo_ack == other.echo_ack
+            && self.terminal.framebuffer() == other.terminal.framebuffer()
     }
 }
 
@@ -158,13 +159,26 @@ mod tests {
     #[test]
     fn echo_ack_never_decreases_and_bad_diffs_are_errors() {
         let mut s = HostState::new(10, 3).unwrap();
-        s.apply_diff(&HostMessage { instruction: vec![HostInstruction::echo_ack(5)] }.encode_to_vec())
-            .unwrap();
-        s.apply_diff(&HostMessage { instruction: vec![HostInstruction::echo_ack(2)] }.encode_to_vec())
-            .unwrap();
+        s.apply_diff(
+            &HostMessage {
+                instruction: vec![HostInstruction::echo_ack(5)],
+            }
+            .encode_to_vec(),
+        )
+        .unwrap();
+        s.apply_diff(
+            &HostMessage {
+                instruction: vec![HostInstruction::echo_ack(2)],
+            }
+            .encode_to_vec(),
+        )
+        .unwrap();
         assert_eq!(s.echo_ack(), 5);
         assert!(s.apply_diff(&[0x0a, 0xff]).is_err());
-        let zero = HostMessage { instruction: vec![HostInstruction::resize(0, 24)] }.encode_to_vec();
+        let zero = HostMessage {
+            instruction: vec![HostInstruction::resize(0, 24)],
+        }
+        .encode_to_vec();
         assert!(s.apply_diff(&zero).is_err());
     }
 }

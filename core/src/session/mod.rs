@@ -10,9 +10,9 @@ mod host_state;
 mod screen;
 
 pub use client::{
-    ClientConfig, ClientEvent, ClientSession, ClientStats, ConnectionState, PASTE_END,
-    PASTE_START, ScreenUpdate,
+    ClientConfig, ClientEvent, ClientSession, ClientStats, ConnectionState, PASTE_END, PASTE_START,
+    ScreenUpdate,
 };
-pub use host::{ECHO_TIMEOUT, HostEvent, HostSession};
+pub use host::{ECHO_TIMEOUT, HostEvent, HostSession, PTY_READ_SIZE};
 pub use host_state::HostState;
 pub use screen::{CursorState, ScreenCell, ScreenRow};

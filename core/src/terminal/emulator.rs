@@ -299,8 +299,9 @@ impl Perform for Performer<'_> {
                 let prefix = first.len() + 1;
                 let mut text = String::from_utf8_lossy(&rest()).into_owned();
                 text.retain(|c| !c.is_control());
-                if let Some((idx, _)) =
-                    text.char_indices().nth(TITLE_PAYLOAD_LIMIT.saturating_sub(prefix))
+                if let Some((idx, _)) = text
+                    .char_indices()
+                    .nth(TITLE_PAYLOAD_LIMIT.saturating_sub(prefix))
                 {
                     text.truncate(idx);
                 }

@@ -73,7 +73,14 @@ impl Network {
     }
 
     /// Offer a datagram at virtual time `now_ms` over `link`.
-    pub fn send(&mut self, now_ms: u64, link: Link, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+    pub fn send(
+        &mut self,
+        now_ms: u64,
+        link: Link,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: Vec<u8>,
+    ) {
         self.offered += 1;
         if self.blackout.is_some_and(|(a, b)| (a..b).contains(&now_ms)) {
             return;

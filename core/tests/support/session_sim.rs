@@ -27,6 +27,8 @@ pub struct FakeShell {
     utf8: Vec<u8>,
     /// Commands completed.
     pub commands: Vec<String>,
+    /// Every byte the application received.
+    pub received: Vec<u8>,
 }
 
 pub const PROMPT: &str = "$ ";
@@ -34,6 +36,7 @@ pub const PROMPT: &str = "$ ";
 impl FakeShell {
     /// The application's output for `input` (bytes from the pty).
     pub fn input(&mut self, input: &[u8]) -> Vec<u8> {
+        self.received.extend_from_slice(input);
         let mut out = String::new();
         for &b in input {
             if !self.esc.is_empty() {
@@ -249,13 +252,23 @@ impl SessionSim {
             }
             while let Some(tx) = self.client.poll_transmit(now) {
                 progress = true;
-                self.net
-                    .send(self.now, self.c2s, self.client_addr, tx.destination, tx.contents);
+                self.net.send(
+                    self.now,
+                    self.c2s,
+                    self.client_addr,
+                    tx.destination,
+                    tx.contents,
+                );
             }
             while let Some(tx) = self.host.poll_transmit(now) {
                 progress = true;
-                self.net
-                    .send(self.now, self.s2c, self.server_addr, tx.destination, tx.contents);
+                self.net.send(
+                    self.now,
+                    self.s2c,
+                    self.server_addr,
+                    tx.destination,
+                    tx.contents,
+                );
             }
             if !progress {
                 return;
@@ -270,7 +283,9 @@ impl SessionSim {
         loop {
             self.flush();
             let to_ms = |i: Option<Instant>, base: Instant| {
-                i.map_or(u64::MAX, |i| i.saturating_duration_since(base).as_millis() as u64)
+                i.map_or(u64::MAX, |i| {
+                    i.saturating_duration_since(base).as_millis() as u64
+                })
             };
             let now = self.t();
             let next = [
@@ -369,6 +384,7 @@ impl SessionSim {
                 return;
             }
         }
-        panic!("no prompt after {} ms: {:?}", self.now, self.screen());
+        let screen = self.screen();
+        panic!("no prompt after {} ms: {screen:?}", self.now);
     }
 }
