@@ -1,5 +1,6 @@
-//! A thin tokio driver: owns the UDP sockets and the timer and runs a [`Connection`] by its
-//! polling rules. It is the only code in the crate that does I/O or reads the clock.
+//! A thin tokio driver: owns the UDP sockets and the timer and runs an [`Endpoint`] (a bare
+//! [`Connection`], a [`ClientSession`] or a [`HostSession`]) by its polling rules. It is the only
+//! code in the crate that does I/O or reads the clock.
 //!
 //! Client roaming: on [`Event::Rebind`] (after upstream's 10 s of silence, after
 //! [`Driver::network_changed`], or after a send fails because the address or route vanished:
@@ -20,8 +21,147 @@ use tokio::net::UdpSocket;
 
 use crate::connection::{Connection, Event, MAX_OLD_SOCKET_AGE_MS, MAX_PORTS_OPEN, Side, Transmit};
 use crate::crypto::RECEIVE_MTU;
+use crate::session::{ClientEvent, ClientSession, HostEvent, HostSession};
 use crate::state::SyncState;
 use crate::transport::{RandomSource, SplitMix64};
+
+/// What the driver needs of a sans-IO endpoint. Implemented by [`Connection`],
+/// [`ClientSession`] and [`HostSession`].
+pub trait Endpoint {
+    /// The endpoint's event type.
+    type Event: std::fmt::Debug;
+    /// Which end this is (only a client rebinds).
+    fn side(&self) -> Side;
+    /// The peer's address, if known.
+    fn remote_address(&self) -> Option<SocketAddr>;
+    /// A datagram arrived.
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]);
+    /// A deadline was reached.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next datagram to send.
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit>;
+    /// The next event.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// The next deadline.
+    fn poll_timeout(&mut self, now: Instant) -> Option<Instant>;
+    /// A send failed because the route or address vanished.
+    fn send_failed(&mut self, now: Instant);
+    /// A send failed with EMSGSIZE.
+    fn mtu_too_big(&mut self);
+    /// Whether `event` asks for a fresh socket.
+    fn is_rebind(event: &Self::Event) -> bool;
+    /// Whether `event` ends the session.
+    fn is_closed(event: &Self::Event) -> bool;
+}
+
+impl<L: SyncState, R: SyncState> Endpoint for Connection<L, R> {
+    type Event = Event;
+    fn side(&self) -> Side {
+        Connection::side(self)
+    }
+    fn remote_address(&self) -> Option<SocketAddr> {
+        Connection::remote_address(self)
+    }
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        Connection::handle_datagram(self, now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Connection::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        Connection::poll_transmit(self, now)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Connection::poll_event(self)
+    }
+    fn poll_timeout(&mut self, _now: Instant) -> Option<Instant> {
+        Connection::poll_timeout(self)
+    }
+    fn send_failed(&mut self, now: Instant) {
+        Connection::send_failed(self, now);
+    }
+    fn mtu_too_big(&mut self) {
+        Connection::mtu_too_big(self);
+    }
+    fn is_rebind(event: &Event) -> bool {
+        *event == Event::Rebind
+    }
+    fn is_closed(event: &Event) -> bool {
+        matches!(event, Event::Closed(_))
+    }
+}
+
+impl Endpoint for ClientSession {
+    type Event = ClientEvent;
+    fn side(&self) -> Side {
+        Side::Client
+    }
+    fn remote_address(&self) -> Option<SocketAddr> {
+        self.connection().remote_address()
+    }
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        ClientSession::handle_datagram(self, now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        ClientSession::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        ClientSession::poll_transmit(self, now)
+    }
+    fn poll_event(&mut self) -> Option<ClientEvent> {
+        ClientSession::poll_event(self)
+    }
+    fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        ClientSession::poll_timeout(self, now)
+    }
+    fn send_failed(&mut self, now: Instant) {
+        self.network_changed(now);
+    }
+    fn mtu_too_big(&mut self) {
+        self.connection_mut().mtu_too_big();
+    }
+    fn is_rebind(event: &ClientEvent) -> bool {
+        *event == ClientEvent::Rebind
+    }
+    fn is_closed(event: &ClientEvent) -> bool {
+        matches!(event, ClientEvent::Closed(_))
+    }
+}
+
+impl Endpoint for HostSession {
+    type Event = HostEvent;
+    fn side(&self) -> Side {
+        Side::Server
+    }
+    fn remote_address(&self) -> Option<SocketAddr> {
+        self.connection().remote_address()
+    }
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        HostSession::handle_datagram(self, now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        HostSession::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        HostSession::poll_transmit(self, now)
+    }
+    fn poll_event(&mut self) -> Option<HostEvent> {
+        HostSession::poll_event(self)
+    }
+    fn poll_timeout(&mut self, _now: Instant) -> Option<Instant> {
+        HostSession::poll_timeout(self)
+    }
+    fn send_failed(&mut self, _now: Instant) {}
+    fn mtu_too_big(&mut self) {
+        self.connection_mut().mtu_too_big();
+    }
+    fn is_rebind(_: &HostEvent) -> bool {
+        false
+    }
+    fn is_closed(event: &HostEvent) -> bool {
+        matches!(event, HostEvent::Closed(_))
+    }
+}
 
 /// Errors of the driver.
 #[derive(Debug, thiserror::Error)]
@@ -61,22 +201,22 @@ struct Sock {
     created: Instant,
 }
 
-/// Runs one [`Connection`] over UDP.
-pub struct Driver<L, R> {
-    conn: Connection<L, R>,
+/// Runs one [`Endpoint`] over UDP.
+pub struct Driver<E: Endpoint> {
+    endpoint: E,
     /// Oldest first; the newest sends.
     sockets: Vec<Sock>,
     bind_ip: IpAddr,
     buf: Vec<u8>,
-    pending: std::collections::VecDeque<Event>,
+    pending: std::collections::VecDeque<E::Event>,
     stats: DriverStats,
     closed: bool,
 }
 
-impl<L, R> std::fmt::Debug for Driver<L, R> {
+impl<E: Endpoint + std::fmt::Debug> std::fmt::Debug for Driver<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
-            .field("conn", &self.conn)
+            .field("endpoint", &self.endpoint)
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
@@ -101,9 +241,32 @@ fn message_too_big(e: &io::Error) -> bool {
     e.raw_os_error() == Some(EMSGSIZE)
 }
 
-impl<L: SyncState, R: SyncState> Driver<L, R> {
-    /// Drive a client connection from a fresh socket of the server address's family.
-    pub async fn client(conn: Connection<L, R>) -> Result<Self, DriverError> {
+impl<L: SyncState, R: SyncState> Driver<Connection<L, R>> {
+    /// Change the local state now (e.g. push keystrokes); sent by the next
+    /// [`Driver::next_event`] call.
+    pub fn modify_local(&mut self, f: impl FnOnce(&mut L)) -> bool {
+        self.endpoint.modify_local(Instant::now(), f)
+    }
+
+    /// The device's network changed: rebind and resend at once.
+    pub fn network_changed(&mut self) {
+        self.endpoint.network_changed(Instant::now());
+    }
+
+    /// Start the shutdown handshake; [`Driver::next_event`] reports its end.
+    pub fn close(&mut self) {
+        self.endpoint.close(Instant::now());
+    }
+
+    /// The connection (read access: remote state, stats).
+    pub fn connection(&self) -> &Connection<L, R> {
+        &self.endpoint
+    }
+}
+
+impl<E: Endpoint> Driver<E> {
+    /// Drive a client endpoint from a fresh socket of the server address's family.
+    pub async fn client(conn: E) -> Result<Self, DriverError> {
         let bind_ip = match conn.remote_address() {
             Some(SocketAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
             _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -114,8 +277,8 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
         Ok(Self::with_socket(conn, socket, bind_ip))
     }
 
-    /// Drive a server connection on an already bound socket.
-    pub fn server(conn: Connection<L, R>, socket: UdpSocket) -> Self {
+    /// Drive a server endpoint on an already bound socket.
+    pub fn server(conn: E, socket: UdpSocket) -> Self {
         let bind_ip = socket
             .local_addr()
             .map(|a| a.ip())
@@ -123,9 +286,9 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
         Self::with_socket(conn, socket, bind_ip)
     }
 
-    fn with_socket(conn: Connection<L, R>, socket: UdpSocket, bind_ip: IpAddr) -> Self {
+    fn with_socket(endpoint: E, socket: UdpSocket, bind_ip: IpAddr) -> Self {
         Driver {
-            conn,
+            endpoint,
             sockets: vec![Sock {
                 socket,
                 created: Instant::now(),
@@ -141,25 +304,15 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
         }
     }
 
-    /// The connection (read access: remote state, stats).
-    pub fn connection(&self) -> &Connection<L, R> {
-        &self.conn
+    /// The endpoint (read access).
+    pub fn endpoint(&self) -> &E {
+        &self.endpoint
     }
 
-    /// Change the local state now (e.g. push keystrokes); sent by the next
-    /// [`Driver::next_event`] call.
-    pub fn modify_local(&mut self, f: impl FnOnce(&mut L)) -> bool {
-        self.conn.modify_local(Instant::now(), f)
-    }
-
-    /// The device's network changed: rebind and resend at once.
-    pub fn network_changed(&mut self) {
-        self.conn.network_changed(Instant::now());
-    }
-
-    /// Start the shutdown handshake; [`Driver::next_event`] reports its end.
-    pub fn close(&mut self) {
-        self.conn.close(Instant::now());
+    /// The endpoint, to feed it input (keystrokes, resizes, ...). Whatever it then has to send
+    /// goes out at the next [`Driver::next_event`] call.
+    pub fn endpoint_mut(&mut self) -> &mut E {
+        &mut self.endpoint
     }
 
     /// The address of the socket datagrams are sent from.
@@ -176,7 +329,7 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
     }
 
     async fn rebind(&mut self) {
-        if self.conn.side() != Side::Client {
+        if self.endpoint.side() != Side::Client {
             return;
         }
         match UdpSocket::bind((self.bind_ip, 0)).await {
@@ -214,9 +367,9 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
             self.stats.send_errors += 1;
             log::warn!("sendto: {e}");
             if message_too_big(&e) {
-                self.conn.mtu_too_big();
+                self.endpoint.mtu_too_big();
             } else if network_gone(&e) {
-                self.conn.send_failed(Instant::now());
+                self.endpoint.send_failed(Instant::now());
             }
         }
     }
@@ -225,14 +378,14 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
     async fn flush(&mut self) {
         for _ in 0..1000 {
             let mut progress = false;
-            while let Some(ev) = self.conn.poll_event() {
+            while let Some(ev) = self.endpoint.poll_event() {
                 progress = true;
-                if ev == Event::Rebind {
+                if E::is_rebind(&ev) {
                     self.rebind().await;
                 }
                 self.pending.push_back(ev);
             }
-            if let Some(tx) = self.conn.poll_transmit(Instant::now()) {
+            if let Some(tx) = self.endpoint.poll_transmit(Instant::now()) {
                 progress = true;
                 self.send(tx).await;
             }
@@ -244,10 +397,10 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
 
     /// Run the connection until it has an event for the application. After
     /// [`Event::Closed`] has been returned, further calls return [`DriverError::Closed`].
-    pub async fn next_event(&mut self) -> Result<Event, DriverError> {
+    pub async fn next_event(&mut self) -> Result<E::Event, DriverError> {
         loop {
             if let Some(ev) = self.pending.pop_front() {
-                if matches!(ev, Event::Closed(_)) {
+                if E::is_closed(&ev) {
                     self.closed = true;
                 }
                 return Ok(ev);
@@ -259,7 +412,7 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
             if !self.pending.is_empty() {
                 continue;
             }
-            let deadline = self.conn.poll_timeout();
+            let deadline = self.endpoint.poll_timeout(Instant::now());
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -292,21 +445,21 @@ impl<L: SyncState, R: SyncState> Driver<L, R> {
                             self.stats.received_on_older += 1;
                         }
                         let data = self.buf[..n].to_vec();
-                        self.conn.handle_datagram(Instant::now(), from, &data);
+                        self.endpoint.handle_datagram(Instant::now(), from, &data);
                     }
                     Err(e) => {
                         log::debug!("recv: {e}");
                         // A broken old socket is dropped; the newest one is replaced.
                         if i == newest {
                             if network_gone(&e) {
-                                self.conn.send_failed(Instant::now());
+                                self.endpoint.send_failed(Instant::now());
                             }
                         } else {
                             self.sockets.remove(i);
                         }
                     }
                 },
-                _ = sleep => self.conn.handle_timeout(Instant::now()),
+                _ = sleep => self.endpoint.handle_timeout(Instant::now()),
             }
         }
     }

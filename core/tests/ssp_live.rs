@@ -13,7 +13,7 @@ use moshkit_core::crypto::Key;
 use moshkit_core::driver::{Driver, os_random};
 use moshkit_core::state::{ByteHostState, UserStream};
 
-type ClientDriver = Driver<UserStream, ByteHostState>;
+type ClientDriver = Driver<Connection<UserStream, ByteHostState>>;
 
 /// Kills the daemonized server by pid when the test ends, however it ends.
 struct ServerGuard {

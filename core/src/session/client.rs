@@ -217,6 +217,11 @@ impl ClientSession {
         &self.conn
     }
 
+    /// The underlying connection, mutably (for a driver's MTU and send-error handling).
+    pub fn connection_mut(&mut self) -> &mut Connection<UserStream, HostState> {
+        &mut self.conn
+    }
+
     /// Keystrokes (raw terminal input bytes, e.g. from [`crate::keys::encode`]).
     pub fn send_input(&mut self, now: Instant, bytes: &[u8]) {
         if self.closed.is_some() || bytes.is_empty() {

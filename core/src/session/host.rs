@@ -94,6 +94,11 @@ impl HostSession {
         &self.conn
     }
 
+    /// The underlying connection, mutably (for a driver's MTU handling).
+    pub fn connection_mut(&mut self) -> &mut Connection<HostState, UserStream> {
+        &mut self.conn
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         self.conn.stats()

@@ -1,0 +1,136 @@
+//! The client session (terminal replica + prediction + notification bar) against the real
+//! upstream `mosh-server` on loopback, through the tokio driver: the screen a UI pulls shows the
+//! command's output, resizes reach the server's pty, and close ends both sides.
+#![cfg(feature = "driver")]
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use moshkit_core::crypto::Key;
+use moshkit_core::driver::{Driver, os_random};
+use moshkit_core::session::{ClientConfig, ClientEvent, ClientSession, ScreenUpdate};
+use support::{UpstreamServer, random_u32};
+
+type ClientDriver = Driver<ClientSession>;
+
+/// The rows of a full snapshot, as text.
+fn rows(update: &ScreenUpdate) -> Vec<String> {
+    update
+        .changed_rows
+        .iter()
+        .map(|r| r.cells.iter().map(|c| c.text.as_str()).collect::<String>())
+        .collect()
+}
+
+/// Drive the session until a row of the pulled screen contains `needle`. `screen` is the UI's
+/// copy, kept up to date from the pulled changes.
+async fn wait_for_row(
+    d: &mut ClientDriver,
+    screen: &mut Vec<String>,
+    needle: &str,
+    limit: Duration,
+) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        // Pull as a UI would, keeping a full copy up to date.
+        let update = d.endpoint_mut().pull_changes(Instant::now());
+        if update.full {
+            *screen = vec![String::new(); usize::from(update.rows)];
+        }
+        for r in &update.changed_rows {
+            if let Some(row) = screen.get_mut(usize::from(r.index)) {
+                *row = r.cells.iter().map(|c| c.text.as_str()).collect();
+            }
+        }
+        if screen.iter().any(|r| r.contains(needle)) {
+            return;
+        }
+        let wait = tokio::time::timeout(Duration::from_millis(100), d.next_event()).await;
+        if let Ok(Err(e)) = wait {
+            panic!("driver ended: {e}");
+        }
+    }
+    panic!("{needle:?} not on screen after {limit:?}: {screen:#?}");
+}
+
+#[tokio::test]
+async fn client_session_with_upstream_server() {
+    let server = UpstreamServer::start(&["/bin/sh"]);
+    let key = Key::parse(&server.key).unwrap();
+    let addr = ([127, 0, 0, 1], server.port).into();
+    let session = ClientSession::new(
+        &key,
+        addr,
+        80,
+        24,
+        ClientConfig::default(),
+        Instant::now(),
+        os_random(),
+    )
+    .unwrap();
+    let mut d = ClientDriver::client(session).await.unwrap();
+    let mut screen = Vec::new();
+    wait_for_row(&mut d, &mut screen, "#", Duration::from_secs(10)).await;
+
+    let tag = random_u32();
+    d.endpoint_mut().send_input(
+        Instant::now(),
+        format!("echo mk-$((40+2))-{tag}\r").as_bytes(),
+    );
+    wait_for_row(
+        &mut d,
+        &mut screen,
+        &format!("mk-42-{tag}"),
+        Duration::from_secs(10),
+    )
+    .await;
+
+    d.endpoint_mut().resize(Instant::now(), 100, 30);
+    d.endpoint_mut().send_input(Instant::now(), b"stty size\r");
+    wait_for_row(&mut d, &mut screen, "30 100", Duration::from_secs(10)).await;
+    assert_eq!(screen.len(), 30);
+    assert!(screen.iter().all(|r| r.chars().count() == 100));
+    let snap = d.endpoint_mut().snapshot(Instant::now());
+    assert_eq!((snap.cols, snap.rows), (100, 30));
+    assert!(rows(&snap).iter().any(|r| r.contains("30 100")));
+    let stats = d.endpoint().stats();
+    assert!(stats.datagrams_received > 0 && stats.bytes_received > 0);
+    assert!(stats.srtt_ms < 100.0, "loopback: {}", stats.srtt_ms);
+
+    // A bell and a title travel as events.
+    d.endpoint_mut().send_input(
+        Instant::now(),
+        b"printf '\\033]0;moshkit-title\\007\\007'\r",
+    );
+    let start = Instant::now();
+    let (mut bell, mut title) = (false, false);
+    while start.elapsed() < Duration::from_secs(10) && !(bell && title) {
+        match tokio::time::timeout(Duration::from_millis(200), d.next_event()).await {
+            Ok(Ok(ClientEvent::Bell)) => bell = true,
+            Ok(Ok(ClientEvent::Title(t))) => title = t == "moshkit-title",
+            Ok(Err(e)) => panic!("driver ended: {e}"),
+            _ => {}
+        }
+    }
+    assert!(bell && title, "bell {bell}, title {title}");
+
+    d.endpoint_mut().close(Instant::now());
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(15), "no clean close");
+        match tokio::time::timeout(Duration::from_secs(1), d.next_event()).await {
+            Ok(Ok(ClientEvent::Closed(reason))) => {
+                assert_eq!(
+                    reason,
+                    moshkit_core::connection::CloseReason::ShutdownAcknowledged
+                );
+                break;
+            }
+            Ok(Err(e)) => panic!("driver ended without Closed: {e}"),
+            _ => {}
+        }
+    }
+    assert!(server.wait_exit(Duration::from_secs(5)), "server exited");
+}
