@@ -40,6 +40,9 @@ pub const PREDICTION_TICK: Duration = Duration::from_millis(50);
 /// Send interval assumed before the transport reports one (`SEND_INTERVAL_MAX`).
 pub const INITIAL_SEND_INTERVAL: Duration = Duration::from_millis(250);
 
+/// Prompts remembered as "typing here echoes" (see [`PredictionEngine`]'s prompt learning).
+pub const LEARNED_PROMPTS_MAX: usize = 16;
+
 const NEVER: u64 = u64::MAX;
 
 /// When predictions are shown (`MOSH_PREDICTION_DISPLAY`).
@@ -269,6 +272,17 @@ pub struct PredictionEngine<R> {
     parser: InputParser,
     last_byte: u8,
     blank_rendition: R,
+    /// MoshKit's additions to upstream's rules (see [`PredictionEngine::set_extensions`]).
+    extensions: bool,
+    /// Row prefixes (the prompt left of the cursor) after which typed characters have echoed.
+    learned_prompts: Vec<Vec<Glyph>>,
+    /// The prompt in front of the first character predicted on a fresh line: (epoch, row,
+    /// column, prompt), learned once that character is confirmed.
+    pending_prompt: Option<(u64, usize, usize, Vec<Glyph>)>,
+    /// The user-stream state that carries the newest typed byte.
+    last_input_frame: u64,
+    /// The state carrying the newest unpredictable key.
+    stale_until_frame: u64,
 }
 
 impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
@@ -294,6 +308,80 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             parser: InputParser(vte::Parser::new()),
             last_byte: 0,
             blank_rendition,
+            extensions: true,
+            learned_prompts: Vec::new(),
+            pending_prompt: None,
+            last_input_frame: 0,
+            stale_until_frame: 0,
+        }
+    }
+
+    /// Turn MoshKit's additions to upstream's rules on (the default) or off (upstream's engine
+    /// exactly). Each one predicts more than upstream only where it is safe:
+    ///
+    /// - **Prompt learning.** Typing that starts on a fresh line is shown at once, instead of
+    ///   after the first echo, when the text left of the cursor is a prompt after which typed
+    ///   characters have echoed before, nothing follows the cursor, and the server has processed
+    ///   all earlier input (so the prompt on screen is current). A password prompt never echoed,
+    ///   so typing there stays hidden.
+    /// - **Stale-screen guard.** After a key whose effect cannot be predicted (Enter, an escape
+    ///   sequence), text shifted from the remote screen is not claimed until the server has
+    ///   processed that key: the screen is about to change (an editor redrawing after Enter),
+    ///   and upstream would show stale text shifted along.
+    /// - **Vertical cursor guess.** Up/Down still start a new (hidden) epoch, but the predicted
+    ///   cursor moves one row, clamped to the target line's end, so typing after them is placed
+    ///   where an editor puts it once the epoch is confirmed.
+    pub fn set_extensions(&mut self, on: bool) {
+        self.extensions = on;
+        if !on {
+            self.learned_prompts.clear();
+            self.pending_prompt = None;
+        }
+    }
+
+    /// The row's glyphs left of `col`, if nothing but blanks follows: a candidate prompt.
+    fn prompt_at<S: Screen<Rendition = R>>(s: &S, row: usize, col: usize) -> Option<Vec<Glyph>> {
+        if row >= s.rows() || col == 0 || col >= s.cols() {
+            return None;
+        }
+        if (col..s.cols()).any(|c| s.glyph(row, c) != Glyph::Blank) {
+            return None;
+        }
+        Some((0..col).map(|c| s.glyph(row, c)).collect())
+    }
+
+    /// Prompt learning, before the first character predicted on a line started from the
+    /// server's own cursor: reveal the epoch at a learned prompt, and remember this prompt so it
+    /// can be learned once the character echoes.
+    fn fresh_line<S: Screen<Rendition = R>>(&mut self, s: &S) {
+        if !self.extensions || self.preference == DisplayPreference::Experimental {
+            return;
+        }
+        let (row, col) = s.cursor();
+        let Some(prompt) = Self::prompt_at(s, row, col) else {
+            return;
+        };
+        let caught_up = self.local_frame_late_acked >= self.last_input_frame;
+        if caught_up && self.learned_prompts.contains(&prompt) {
+            self.confirmed_epoch = self.confirmed_epoch.max(self.prediction_epoch);
+        }
+        self.pending_prompt = Some((self.prediction_epoch, row, col, prompt));
+    }
+
+    fn learn_prompt(&mut self, epoch: u64, row: usize, col: usize) {
+        let Some((e, r, c, _)) = &self.pending_prompt else {
+            return;
+        };
+        if (*e, *r, *c) != (epoch, row, col) {
+            return;
+        }
+        if let Some((_, _, _, prompt)) = self.pending_prompt.take()
+            && !self.learned_prompts.contains(&prompt)
+        {
+            if self.learned_prompts.len() >= LEARNED_PROMPTS_MAX {
+                self.learned_prompts.remove(0);
+            }
+            self.learned_prompts.push(prompt);
         }
     }
 
@@ -354,6 +442,19 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         self.become_tentative();
     }
 
+    /// A key whose effect cannot be predicted: start a new epoch, and remember that the screen
+    /// stays stale for this epoch until the server has processed the key.
+    fn unpredictable_key(&mut self) {
+        self.become_tentative();
+        self.stale_until_frame = self.stale_until_frame.max(self.local_frame_sent + 1);
+    }
+
+    /// Whether the remote screen has yet to show the effect of an unpredictable key: content
+    /// copied from it may be about to change (MoshKit's addition, see [`PredictionEngine`]).
+    fn screen_stale(&self) -> bool {
+        self.extensions && self.local_frame_late_acked < self.stale_until_frame
+    }
+
     fn become_tentative(&mut self) {
         if self.preference != DisplayPreference::Experimental {
             self.prediction_epoch += 1;
@@ -401,27 +502,62 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         for action in actions.0 {
             self.handle_action(action, s, now);
         }
+        self.last_input_frame = self.local_frame_sent + 1;
     }
 
     fn handle_action<S: Screen<Rendition = R>>(&mut self, action: Action, s: &S, now: Instant) {
         match action {
             Action::Print(ch) => {
+                let fresh = self.cursors.is_empty();
+                if fresh && u32::from(ch) >= 0x20 && ch != '\x7f' && char_width(ch) == Some(1) {
+                    self.fresh_line(s);
+                }
                 self.init_cursor(s, now);
                 if ch == '\x7f' {
                     self.predict_backspace(s, now);
                 } else if u32::from(ch) < 0x20 || char_width(ch) != Some(1) {
-                    self.become_tentative();
+                    self.unpredictable_key();
                 } else {
                     self.predict_char(ch, s, now);
                 }
             }
             Action::Execute(b) => {
-                self.become_tentative();
+                self.unpredictable_key();
                 if b == b'\r' {
                     self.newline_carriage_return(s, now);
                 }
             }
-            Action::Tentative => self.become_tentative(),
+            Action::Tentative => self.unpredictable_key(),
+            Action::CursorUp | Action::CursorDown => {
+                // A shell recalls history, an editor moves the cursor: start a new epoch (as
+                // upstream), but guess the editor's move so that typing after it lands at the
+                // right place once the epoch is confirmed (MoshKit's addition): same column,
+                // clamped to the end of the target line's text.
+                self.unpredictable_key();
+                if !self.extensions {
+                    return;
+                }
+                self.init_cursor(s, now);
+                let (rows, cols) = (s.rows(), s.cols());
+                let frame = self.local_frame_sent + 1;
+                if let Some(c) = self.cursors.last_mut() {
+                    let target = if action == Action::CursorUp {
+                        c.row.checked_sub(1)
+                    } else {
+                        Some(c.row + 1).filter(|&r| r < rows)
+                    };
+                    if let Some(row) = target {
+                        let end = (0..cols)
+                            .rev()
+                            .find(|&col| s.glyph(row, col) != Glyph::Blank)
+                            .map_or(0, |col| col + 1);
+                        c.row = row;
+                        c.col = c.col.min(end);
+                    }
+                    c.expiration_frame = frame;
+                    c.prediction_time = now;
+                }
+            }
             Action::CursorRight | Action::CursorLeft => {
                 self.init_cursor(s, now);
                 let frame = self.local_frame_sent + 1;
@@ -498,6 +634,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     }
 
     fn predict_char<S: Screen<Rendition = R>>(&mut self, ch: char, s: &S, now: Instant) {
+        let stale = self.screen_stale();
         let cols = s.cols();
         let (row, col) = self.cursor_pos();
         if row >= s.rows() || col >= cols {
@@ -529,8 +666,9 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                     c.replacement = prev_replacement;
                 }
             } else {
-                c.unknown = false;
                 c.replacement = (s.glyph(row, i - 1), s.rendition(row, i - 1));
+                // Text shifted from a screen that is about to change is not claimed.
+                c.unknown = stale && c.replacement.0 != Glyph::Blank;
             }
         }
         let left_rendition = if col > 0 {
@@ -546,8 +684,10 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         let c = &mut cells[col];
         c.reset_with_orig();
         Self::activate(c, epoch, frame, now);
+        // A typed space is a blank cell, as upstream's `is_blank` sees it.
+        let glyph = if ch == ' ' { Glyph::Blank } else { Glyph::Char(ch) };
         c.replacement = (
-            Glyph::Char(ch),
+            glyph,
             left_rendition.unwrap_or_else(|| s.drawing_rendition()),
         );
         c.original_contents.push(s.glyph(row, col));
@@ -563,6 +703,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     }
 
     fn predict_backspace<S: Screen<Rendition = R>>(&mut self, s: &S, now: Instant) {
+        let stale = self.screen_stale();
         let cols = s.cols();
         let (row, col) = self.cursor_pos();
         if col == 0 || row >= s.rows() || col > cols {
@@ -607,8 +748,8 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                             c.replacement = replacement;
                         }
                     } else {
-                        c.unknown = false;
                         c.replacement = (s.glyph(row, i + 1), s.rendition(row, i + 1));
+                        c.unknown = stale && c.replacement.0 != Glyph::Blank;
                     }
                 }
                 _ => c.unknown = true,
@@ -700,6 +841,8 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                         if epoch > self.confirmed_epoch {
                             self.confirmed_epoch = epoch;
                         }
+                        let col = cell.col;
+                        self.learn_prompt(epoch, row, col);
                         if elapsed < GLITCH_THRESHOLD
                             && self.glitch_trigger > 0
                             && self.last_quick_confirmation.is_none_or(|t| {
@@ -709,7 +852,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                             self.glitch_trigger -= 1;
                             self.last_quick_confirmation = Some(now);
                         }
-                        let rend = s.rendition(row, cell.col);
+                        let rend = s.rendition(row, col);
                         if let Some(cells) = self.rows.get_mut(&row) {
                             for c in cells.iter_mut().skip(j) {
                                 c.replacement.1 = rend;
@@ -812,6 +955,8 @@ enum Action {
     Execute(u8),
     CursorRight,
     CursorLeft,
+    CursorUp,
+    CursorDown,
     /// Any escape or other CSI dispatch: starts a new epoch.
     Tentative,
 }
@@ -839,6 +984,8 @@ impl vte::Perform for Actions {
         self.0.push(match (intermediates, action) {
             ([], 'C') => Action::CursorRight,
             ([], 'D') => Action::CursorLeft,
+            ([], 'A') => Action::CursorUp,
+            ([], 'B') => Action::CursorDown,
             _ => Action::Tentative,
         });
     }

@@ -32,6 +32,9 @@ pub struct ClientConfig {
     pub prediction: DisplayPreference,
     /// Predict typing as overwriting rather than inserting (`MOSH_PREDICTION_OVERWRITE`).
     pub predict_overwrite: bool,
+    /// MoshKit's safe additions to upstream's prediction rules (see
+    /// [`PredictionEngine::set_extensions`]); `false` predicts exactly as upstream.
+    pub prediction_extensions: bool,
     /// Draw the notification bar over row 0 as upstream does (a native UI may prefer its own
     /// banner from [`ClientSession::notification`]).
     pub draw_notification_bar: bool,
@@ -46,6 +49,7 @@ impl Default for ClientConfig {
         ClientConfig {
             prediction: DisplayPreference::Adaptive,
             predict_overwrite: false,
+            prediction_extensions: true,
             draw_notification_bar: true,
             escape_key_name: None,
             transport: Config::client(),
@@ -181,11 +185,12 @@ impl ClientSession {
             rng,
         );
         conn.modify_local(now, |s| s.push_resize(i32::from(cols), i32::from(rows)));
-        let prediction = PredictionEngine::new(
+        let mut prediction = PredictionEngine::new(
             config.prediction,
             config.predict_overwrite,
             Rendition::default(),
         );
+        prediction.set_extensions(config.prediction_extensions);
         let notifications = Notifications::new(now, config.escape_key_name.as_deref());
         Ok(ClientSession {
             conn,

@@ -88,9 +88,10 @@ impl<S: SyncState> Receiver<S> {
         for s in self.states.iter_mut() {
             s.state.subtract(&oldest);
         }
-        let mut consumed = self.latest().state.clone();
-        consumed.subtract(&oldest);
-        self.last_consumed = consumed;
+        // The loop above already subtracted `oldest` from the latest state; subtracting it
+        // again would strip a repeated prefix twice (e.g. a run of DEL keystrokes) and make the
+        // next diff replay input.
+        self.last_consumed = self.latest().state.clone();
         diff
     }
 
@@ -189,5 +190,30 @@ mod tests {
         expect.push_bytes(b"abc");
         assert_eq!(r.take_remote_diff(), expect.diff_from(&UserStream::new()));
         assert!(r.take_remote_diff().is_empty());
+    }
+
+    /// Input is extracted exactly once even when the acknowledged prefix repeats itself, as a
+    /// run of identical keystrokes (backspaces) does.
+    #[test]
+    fn remote_diff_never_replays_repeated_keystrokes() {
+        let mut r = Receiver::new(UserStream::new(), 0);
+        let mut s: Sender<UserStream> = Sender::new(UserStream::new(), 0, 1);
+        let typed = [b"\x7f".as_slice(), b"\x7f", b"\x7f\x7f", b"o", b"\x7f", b"ab"];
+        let mut all = Vec::new();
+        let mut got = Vec::new();
+        for (i, chunk) in typed.iter().enumerate() {
+            let (old, new) = (i as u64, i as u64 + 1);
+            // Each state is diffed from the previous one; the peer throws away all but it.
+            let inst = TransportInstruction::new(old, new, 0, old, diff(chunk), vec![]);
+            assert_eq!(r.process(new, &inst, &mut s).unwrap(), Outcome::NewLatest(new));
+            all.extend_from_slice(chunk);
+            let mut fresh = UserStream::new();
+            fresh.apply_diff(&r.take_remote_diff()).unwrap();
+            got.extend(fresh.events().iter().map(|e| match e {
+                crate::state::UserEvent::Byte(b) => *b,
+                crate::state::UserEvent::Resize { .. } => 0,
+            }));
+        }
+        assert_eq!(got, all);
     }
 }

@@ -16,10 +16,104 @@ use moshkit_core::transport::SplitMix64;
 
 use super::netsim::{Link, Network};
 
+/// A tiny full-screen editor (the `edit` command): insert mode only, arrows move, Enter splits
+/// the line and redraws, Ctrl-X quits.
+#[derive(Debug, Default)]
+pub struct Editor {
+    lines: Vec<Vec<char>>,
+    row: usize,
+    col: usize,
+}
+
+impl Editor {
+    fn open() -> (Editor, String) {
+        let lines: Vec<Vec<char>> = ["fn main() {", "    println!(\"hello\");", "}"]
+            .iter()
+            .map(|l| l.chars().collect())
+            .collect();
+        let mut e = Editor { lines, row: 1, col: 4 };
+        let out = e.redraw();
+        (e, out)
+    }
+
+    fn redraw(&mut self) -> String {
+        let mut out = String::from("\x1b[H\x1b[2J");
+        for (i, l) in self.lines.iter().enumerate() {
+            if i > 0 {
+                out.push_str("\r\n");
+            }
+            out.extend(l.iter());
+        }
+        out.push_str(&format!("\x1b[{};{}H", self.row + 1, self.col + 1));
+        out
+    }
+
+    /// Returns the output, and whether the editor quit.
+    fn key(&mut self, key: &[u8]) -> (String, bool) {
+        let mut out = String::new();
+        match key {
+            [0x18] => return (String::new(), true),
+            [0x1b, _, b'A'] if self.row > 0 => {
+                self.row -= 1;
+                self.col = self.col.min(self.lines[self.row].len());
+                out.push_str(&format!("\x1b[{};{}H", self.row + 1, self.col + 1));
+            }
+            [0x1b, _, b'B'] if self.row + 1 < self.lines.len() => {
+                self.row += 1;
+                self.col = self.col.min(self.lines[self.row].len());
+                out.push_str(&format!("\x1b[{};{}H", self.row + 1, self.col + 1));
+            }
+            [0x1b, _, b'C'] if self.col < self.lines[self.row].len() => {
+                out.push(self.lines[self.row][self.col]);
+                self.col += 1;
+            }
+            [0x1b, _, b'D'] if self.col > 0 => {
+                self.col -= 1;
+                out.push('\x08');
+            }
+            [b'\r'] => {
+                let rest = self.lines[self.row].split_off(self.col);
+                self.lines.insert(self.row + 1, rest);
+                self.row += 1;
+                self.col = 0;
+                out = self.redraw();
+            }
+            [0x7f] if self.col > 0 => {
+                self.col -= 1;
+                self.lines[self.row].remove(self.col);
+                let rest: String = self.lines[self.row][self.col..].iter().collect();
+                out.push('\x08');
+                out.push_str(&rest);
+                out.push(' ');
+                for _ in 0..=rest.chars().count() {
+                    out.push('\x08');
+                }
+            }
+            _ => {
+                if let Ok(text) = std::str::from_utf8(key) {
+                    for ch in text.chars().filter(|c| !c.is_control()) {
+                        self.lines[self.row].insert(self.col, ch);
+                        self.col += 1;
+                        out.push(ch);
+                        let rest: String = self.lines[self.row][self.col..].iter().collect();
+                        out.push_str(&rest);
+                        for _ in 0..rest.chars().count() {
+                            out.push('\x08');
+                        }
+                    }
+                }
+            }
+        }
+        (out, false)
+    }
+}
+
 /// A line editor like a shell's: echoes typed characters (unless reading a password), handles
 /// backspace and left/right arrows with redraws, and answers Enter with output and a prompt.
+/// The command `edit` opens a small full-screen [`Editor`]; `sudo` asks for a password.
 #[derive(Debug, Default)]
 pub struct FakeShell {
+    editor: Option<Editor>,
     line: Vec<char>,
     pos: usize,
     password: bool,
@@ -39,6 +133,28 @@ impl FakeShell {
         self.received.extend_from_slice(input);
         let mut out = String::new();
         for &b in input {
+            if let Some(editor) = self.editor.as_mut() {
+                // Gather one key (an escape sequence or one UTF-8 character) for the editor.
+                self.esc.push(b);
+                let key = self.esc.clone();
+                let complete = match key.as_slice() {
+                    [0x1b] | [0x1b, b'[' | b'O'] => false,
+                    [0x1b, ..] => true,
+                    bytes => std::str::from_utf8(bytes).is_ok() || bytes.len() >= 4,
+                };
+                if !complete {
+                    continue;
+                }
+                self.esc.clear();
+                let (text, quit) = editor.key(&key);
+                out.push_str(&text);
+                if quit {
+                    self.editor = None;
+                    out.push_str("\x1b[H\x1b[2J");
+                    out.push_str(PROMPT);
+                }
+                continue;
+            }
             if !self.esc.is_empty() {
                 self.esc.push(b);
                 let seq = self.esc.clone();
@@ -70,6 +186,12 @@ impl FakeShell {
                     if self.password {
                         self.password = false;
                         out.push_str("authenticated\r\n");
+                    } else if cmd == "edit" {
+                        let (editor, text) = Editor::open();
+                        self.editor = Some(editor);
+                        out.push_str(&text);
+                        self.commands.push(cmd);
+                        continue;
                     } else if cmd == "sudo" {
                         self.password = true;
                         out.push_str("Password: ");
@@ -165,15 +287,20 @@ pub struct SessionSim {
 impl SessionSim {
     /// Client and host, `rtt_ms` apart (half each way), with `loss` each way.
     pub fn new(seed: u64, rtt_ms: u64, loss: f64, prediction: DisplayPreference) -> Self {
-        let base = Instant::now();
-        let key = Key::from_bytes([42; 16]);
-        let server_addr: SocketAddr = "192.0.2.1:60001".parse().unwrap();
-        let client_addr: SocketAddr = "198.51.100.7:40000".parse().unwrap();
         let config = ClientConfig {
             prediction,
             escape_key_name: Some("Ctrl-^".into()),
             ..ClientConfig::default()
         };
+        Self::with_config(seed, rtt_ms, loss, config)
+    }
+
+    /// As [`SessionSim::new`], with a full client configuration.
+    pub fn with_config(seed: u64, rtt_ms: u64, loss: f64, config: ClientConfig) -> Self {
+        let base = Instant::now();
+        let key = Key::from_bytes([42; 16]);
+        let server_addr: SocketAddr = "192.0.2.1:60001".parse().unwrap();
+        let client_addr: SocketAddr = "198.51.100.7:40000".parse().unwrap();
         let client = ClientSession::new(
             &key,
             server_addr,
