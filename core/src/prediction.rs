@@ -375,9 +375,10 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         if (*e, *r, *c) != (epoch, row, col) {
             return;
         }
-        if let Some((_, _, _, prompt)) = self.pending_prompt.take()
-            && !self.learned_prompts.contains(&prompt)
-        {
+        let Some((_, _, _, prompt)) = self.pending_prompt.take() else {
+            return;
+        };
+        if !self.learned_prompts.contains(&prompt) {
             if self.learned_prompts.len() >= LEARNED_PROMPTS_MAX {
                 self.learned_prompts.remove(0);
             }
@@ -875,8 +876,10 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                 j += 1;
             }
         }
-        if let Some(last) = self.cursors.last()
-            && last.validity(s, late) == Validity::IncorrectOrExpired
+        if self
+            .cursors
+            .last()
+            .is_some_and(|last| last.validity(s, late) == Validity::IncorrectOrExpired)
         {
             if experimental {
                 self.cursors.clear();

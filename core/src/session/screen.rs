@@ -207,13 +207,11 @@ fn draw_bar(row: &mut [ScreenCell], text: &str) {
     for cell in row.iter_mut() {
         *cell = ScreenCell::blank(rend);
     }
-    let mut col = 0;
+    let mut col: usize = 0;
     for ch in text.chars() {
         match crate::terminal::char_width(ch) {
             Some(0) => {
-                if col > 0
-                    && let Some(prev) = row.get_mut(col - 1)
-                {
+                if let Some(prev) = col.checked_sub(1).and_then(|c| row.get_mut(c)) {
                     prev.text.push(ch);
                 }
             }
