@@ -1,6 +1,8 @@
 //! Emulator behaviour, porting the intent of upstream's emulation tests (reference §14.4) and
 //! the documented semantics of §8.
 
+#![allow(clippy::unwrap_used)]
+
 use moshkit_core::terminal::{Attrs, Color, MouseEncoding, MouseMode, Point, Terminal};
 
 fn term(w: usize, h: usize, bytes: &[u8]) -> Terminal {
@@ -148,19 +150,31 @@ fn wide_characters() {
     // Overwriting the right half erases the left half.
     let t = term(6, 2, "\u{4e2d}\x1b[1;2Hx".as_bytes());
     assert_eq!(text(&t, 0), " x");
-    assert!(!t.framebuffer().cell(Point { row: 0, col: 0 }).unwrap().is_wide());
+    assert!(
+        !t.framebuffer()
+            .cell(Point { row: 0, col: 0 })
+            .unwrap()
+            .is_wide()
+    );
 }
 
 #[test]
 fn sgr_colour_model() {
-    let t = term(10, 2, b"\x1b[1;4;31;42ma\x1b[38;5;1mb\x1b[38;5;200;48;2;1;2;3mc\x1b[0;95md");
+    let t = term(
+        10,
+        2,
+        b"\x1b[1;4;31;42ma\x1b[38;5;1mb\x1b[38;5;200;48;2;1;2;3mc\x1b[0;95md",
+    );
     let fb = t.framebuffer();
     let r = |x| fb.cell(Point { row: 0, col: x }).unwrap().rendition();
     assert!(r(0).attrs.contains(Attrs::BOLD) && r(0).attrs.contains(Attrs::UNDERLINE));
     assert_eq!((r(0).fg, r(0).bg), (Color::Indexed(1), Color::Indexed(2)));
     // 256-colour 0-7 fold onto the ANSI colours (emulation-attributes-256color8).
     assert_eq!(r(1).fg, r(0).fg);
-    assert_eq!((r(2).fg, r(2).bg), (Color::Indexed(200), Color::Rgb(1, 2, 3)));
+    assert_eq!(
+        (r(2).fg, r(2).bg),
+        (Color::Indexed(200), Color::Rgb(1, 2, 3))
+    );
     assert_eq!(r(3).fg, Color::Indexed(13));
     assert!(r(3).attrs.is_empty());
     // An incomplete 38;5 falls through: 38 ignored, 5 = blink.
@@ -169,7 +183,14 @@ fn sgr_colour_model() {
     assert!(cell.rendition().attrs.contains(Attrs::BLINK));
     // Colon sub-parameters make the whole sequence ignored.
     let t = term(10, 2, b"\x1b[38:2:1:2:3mx");
-    assert_eq!(t.framebuffer().cell(Point::default()).unwrap().rendition().fg, Color::Default);
+    assert_eq!(
+        t.framebuffer()
+            .cell(Point::default())
+            .unwrap()
+            .rendition()
+            .fg,
+        Color::Default
+    );
 }
 
 #[test]
@@ -186,7 +207,10 @@ fn erase_uses_background_only() {
 fn query_replies() {
     let mut t = Terminal::new(80, 24).unwrap();
     t.feed(b"\x1b[c\x1b[0c\x1b[>c\x1b[5n\r\n\x1b[6n\x1b[?6n");
-    assert_eq!(t.take_replies(), b"\x1b[?62c\x1b[?62c\x1b[>1;10;0c\x1b[0n\x1b[2;1R");
+    assert_eq!(
+        t.take_replies(),
+        b"\x1b[?62c\x1b[?62c\x1b[>1;10;0c\x1b[0n\x1b[2;1R"
+    );
     assert!(t.take_replies().is_empty());
 }
 
@@ -230,7 +254,10 @@ fn titles_clipboard_bell_and_ris() {
     assert_eq!(t.framebuffer().clipboard(), "ZW1wdHk=");
     t.feed(b"x\x1bc");
     let fb = t.framebuffer();
-    assert_eq!((fb.title(), fb.icon_name(), fb.clipboard()), ("", "icon", ""));
+    assert_eq!(
+        (fb.title(), fb.icon_name(), fb.clipboard()),
+        ("", "icon", "")
+    );
     assert_eq!(fb.bell_count(), 2);
     assert!(fb.title_initialized());
     assert_eq!(text(&t, 0), "");
@@ -242,7 +269,11 @@ fn titles_clipboard_bell_and_ris() {
 
 #[test]
 fn modes() {
-    let t = term(10, 3, b"\x1b[?1h\x1b[?2004h\x1b[?1002h\x1b[?1006h\x1b[?1004h\x1b[?25l\x1b[?5h");
+    let t = term(
+        10,
+        3,
+        b"\x1b[?1h\x1b[?2004h\x1b[?1002h\x1b[?1006h\x1b[?1004h\x1b[?25l\x1b[?5h",
+    );
     let m = *t.framebuffer().modes();
     assert!(m.application_cursor_keys && m.bracketed_paste && m.focus_events && m.reverse_video);
     assert!(!m.cursor_visible);
@@ -250,7 +281,10 @@ fn modes() {
     assert_eq!(m.mouse_encoding, MouseEncoding::Sgr);
     let t = term(10, 3, b"\x1b[?1002h\x1b[?1000l\x1b[?1006h\x1b[?1015l");
     assert_eq!(t.framebuffer().modes().mouse_mode, MouseMode::None);
-    assert_eq!(t.framebuffer().modes().mouse_encoding, MouseEncoding::Default);
+    assert_eq!(
+        t.framebuffer().modes().mouse_encoding,
+        MouseEncoding::Default
+    );
 }
 
 #[test]
@@ -272,7 +306,13 @@ fn save_restore_cursor_and_soft_reset() {
     let t = term(10, 5, b"\x1b[2;3H\x1b[1m\x1b7\x1b[0m\x1b[5;5H\x1b8x");
     let fb = t.framebuffer();
     assert_eq!(fb.cursor(), Point { row: 1, col: 3 });
-    assert!(fb.cell(Point { row: 1, col: 2 }).unwrap().rendition().attrs.contains(Attrs::BOLD));
+    assert!(
+        fb.cell(Point { row: 1, col: 2 })
+            .unwrap()
+            .rendition()
+            .attrs
+            .contains(Attrs::BOLD)
+    );
     let t = term(10, 5, b"\x1b[2;4r\x1b[?6h\x1b[4h\x1b[1m\x1b[!p");
     let fb = t.framebuffer();
     assert_eq!(fb.scroll_region(), (0, 4));
@@ -319,7 +359,10 @@ fn hyperlinks() {
     let fb = t.framebuffer();
     let c = fb.cell(Point { row: 0, col: 1 }).unwrap();
     assert_eq!(fb.hyperlink(c), Some("id=1;http://x/"));
-    assert_eq!(fb.hyperlink(fb.cell(Point { row: 0, col: 5 }).unwrap()), None);
+    assert_eq!(
+        fb.hyperlink(fb.cell(Point { row: 0, col: 5 }).unwrap()),
+        None
+    );
 }
 
 #[test]

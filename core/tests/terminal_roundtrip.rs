@@ -1,6 +1,8 @@
 //! Property tests: the frame differ round trip (upstream's `-vv` self-check as a property)
 //! and the emulator's structural invariants on random input.
 
+#![allow(clippy::unwrap_used)]
+
 use moshkit_core::display::new_frame;
 use moshkit_core::terminal::{Framebuffer, Terminal};
 use proptest::prelude::*;
@@ -61,18 +63,33 @@ fn first_difference(a: &Framebuffer, b: &Framebuffer) -> String {
             let (ca, cb) = (&ra.cells()[x], &rb.cells()[x]);
             let ta = a.cell_text(ca).to_string();
             let tb = b.cell_text(cb).to_string();
-            if ta != tb || ca.rendition() != cb.rendition() || ca.is_wide() != cb.is_wide()
+            if ta != tb
+                || ca.rendition() != cb.rendition()
+                || ca.is_wide() != cb.is_wide()
                 || a.hyperlink(ca) != b.hyperlink(cb)
                 || (x + 1 == a.width() && ra.wrapped() != rb.wrapped())
             {
-                return format!("cell {y},{x}: {ta:?} {ca:?} wrapped {} vs {tb:?} {cb:?} wrapped {}",
-                    ra.wrapped(), rb.wrapped());
+                return format!(
+                    "cell {y},{x}: {ta:?} {ca:?} wrapped {} vs {tb:?} {cb:?} wrapped {}",
+                    ra.wrapped(),
+                    rb.wrapped()
+                );
             }
         }
     }
-    format!("state: rend {:?} vs {:?}; modes {:?} vs {:?}; title {:?} vs {:?}; clip {:?} vs {:?}; vis {} {}",
-        a.rendition(), b.rendition(), a.modes(), b.modes(), a.title(), b.title(),
-        a.clipboard(), b.clipboard(), a.cursor_visible(), b.cursor_visible())
+    format!(
+        "state: rend {:?} vs {:?}; modes {:?} vs {:?}; title {:?} vs {:?}; clip {:?} vs {:?}; vis {} {}",
+        a.rendition(),
+        b.rendition(),
+        a.modes(),
+        b.modes(),
+        a.title(),
+        b.title(),
+        a.clipboard(),
+        b.clipboard(),
+        a.cursor_visible(),
+        b.cursor_visible()
+    )
 }
 
 fn assert_same(replica: &Framebuffer, host: &Framebuffer, diff: &[u8]) {

@@ -176,7 +176,11 @@ impl<'a> Writer<'a> {
             if let Some((k, h)) = self.detect_scroll(last, &old) {
                 self.emit_scroll(k, h);
                 for y in 0..k + h {
-                    old[y] = if y + k < k + h { old[y + k] } else { OldRow::Blank };
+                    old[y] = if y + k < k + h {
+                        old[y + k]
+                    } else {
+                        OldRow::Blank
+                    };
                 }
                 skip_rows = h;
             }
@@ -263,7 +267,9 @@ impl<'a> Writer<'a> {
             return None;
         }
         let k = (1..height).find(|&k| self.same_row(0, old[k], last))?;
-        let h = (0..height - k).take_while(|&i| self.same_row(i, old[k + i], last)).count();
+        let h = (0..height - k)
+            .take_while(|&i| self.same_row(i, old[k + i], last))
+            .count();
         Some((k, h))
     }
 
@@ -274,14 +280,23 @@ impl<'a> Writer<'a> {
         if k + h == height && self.cursor.is_some_and(|c| c.row == height - 1) {
             self.out.push(b'\r');
             self.out.extend(std::iter::repeat_n(b'\n', k));
-            self.cursor = Some(Point { row: height - 1, col: 0 });
+            self.cursor = Some(Point {
+                row: height - 1,
+                col: 0,
+            });
         } else {
             self.out.extend_from_slice(b"\x1b[1;");
             push_num(&mut self.out, k + h);
             self.out.push(b'r');
             // DECSTBM homes the cursor.
             self.cursor = Some(Point::default());
-            self.move_to(Point { row: k + h - 1, col: 0 }, true);
+            self.move_to(
+                Point {
+                    row: k + h - 1,
+                    col: 0,
+                },
+                true,
+            );
             self.out.extend(std::iter::repeat_n(b'\n', k));
             self.out.extend_from_slice(b"\x1b[r");
             self.cursor = Some(Point::default());
@@ -299,7 +314,9 @@ impl<'a> Writer<'a> {
         initialized: bool,
     ) -> bool {
         let f = self.f;
-        let Some(row) = f.rows.get(y) else { return false };
+        let Some(row) = f.rows.get(y) else {
+            return false;
+        };
         let width = f.width();
         let cells = row.cells();
         let wraps = row.wrapped();
@@ -327,7 +344,9 @@ impl<'a> Writer<'a> {
         };
         let same = |i: usize| -> bool {
             let (o, of) = old_cell(i);
-            cells.get(i).is_some_and(|c| Framebuffer::cells_equal(c, f, o, of))
+            cells
+                .get(i)
+                .is_some_and(|c| Framebuffer::cells_equal(c, f, o, of))
         };
         let mut clear_run = 0;
         let mut run_rend = Rendition::default();
@@ -390,7 +409,13 @@ impl<'a> Writer<'a> {
 
     /// Draws `n` blank cells ending before column `end` of row `y`.
     fn flush_blanks(&mut self, y: usize, end: usize, n: usize, rend: Rendition, spaces: bool) {
-        self.move_to(Point { row: y, col: end - n }, true);
+        self.move_to(
+            Point {
+                row: y,
+                col: end - n,
+            },
+            true,
+        );
         self.set_rendition(rend, false);
         if !spaces && rend.is_erase_rendition() && n > ECH_THRESHOLD {
             self.out.extend_from_slice(b"\x1b[");
@@ -399,8 +424,11 @@ impl<'a> Writer<'a> {
         } else {
             self.set_link(None);
             self.out.extend(std::iter::repeat_n(b' ', n));
-            self.cursor =
-                if end >= self.f.width() { None } else { Some(Point { row: y, col: end }) };
+            self.cursor = if end >= self.f.width() {
+                None
+            } else {
+                Some(Point { row: y, col: end })
+            };
         }
     }
 
@@ -410,7 +438,11 @@ impl<'a> Writer<'a> {
         self.set_link(f.hyperlink(cell));
         f.cell_text(cell).write_utf8(&mut self.out);
         let next = x + cell.width();
-        self.cursor = if next >= f.width() { None } else { Some(Point { row: y, col: next }) };
+        self.cursor = if next >= f.width() {
+            None
+        } else {
+            Some(Point { row: y, col: next })
+        };
     }
 
     fn set_rendition(&mut self, rend: Rendition, force: bool) {

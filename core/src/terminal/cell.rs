@@ -88,7 +88,11 @@ const ATTR_SGR: [(Attrs, &[u8]); 8] = [
 impl Rendition {
     /// The rendition that erasing produces: only the background colour survives (BCE).
     pub const fn erased(bg: Color) -> Rendition {
-        Rendition { fg: Color::Default, bg, attrs: Attrs::empty() }
+        Rendition {
+            fg: Color::Default,
+            bg,
+            attrs: Attrs::empty(),
+        }
     }
 
     /// Whether erasing with this rendition current produces cells with exactly this rendition.
@@ -181,7 +185,12 @@ impl Default for Cell {
 
 impl Cell {
     pub(crate) const fn blank(rend: Rendition) -> Cell {
-        Cell { content: EMPTY, rend, flags: 0, link: 0 }
+        Cell {
+            content: EMPTY,
+            rend,
+            flags: 0,
+            link: 0,
+        }
     }
 
     /// Whether the cell has no contents (never written, or erased).
@@ -301,7 +310,10 @@ pub struct Row {
 
 impl Row {
     pub(crate) fn new(width: usize, rend: Rendition) -> Row {
-        Row { cells: vec![Cell::blank(rend); width], id: fresh_row_id() }
+        Row {
+            cells: vec![Cell::blank(rend); width],
+            id: fresh_row_id(),
+        }
     }
     /// Makes every cell blank with `rend` and takes a new generation id.
     pub(crate) fn reset(&mut self, rend: Rendition) {
@@ -389,6 +401,7 @@ impl Interner {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -409,12 +422,20 @@ mod tests {
         r.write_sgr(&mut out);
         assert_eq!(out, b"\x1b[0;1;31m");
         out.clear();
-        Rendition { fg: Color::Indexed(200), bg: Color::Rgb(1, 2, 3), attrs: Attrs::empty() }
-            .write_sgr(&mut out);
+        Rendition {
+            fg: Color::Indexed(200),
+            bg: Color::Rgb(1, 2, 3),
+            attrs: Attrs::empty(),
+        }
+        .write_sgr(&mut out);
         assert_eq!(out, b"\x1b[0;38;5;200;48;2;1;2;3m");
         out.clear();
-        Rendition { fg: Color::Default, bg: Color::Indexed(3), attrs: Attrs::empty() }
-            .write_sgr(&mut out);
+        Rendition {
+            fg: Color::Default,
+            bg: Color::Indexed(3),
+            attrs: Attrs::empty(),
+        }
+        .write_sgr(&mut out);
         assert_eq!(out, b"\x1b[0;43m");
     }
 }

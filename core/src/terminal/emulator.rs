@@ -8,6 +8,8 @@ use super::{CLIPBOARD_LIMIT, cell::push_decimal};
 
 /// Most SGR/CSI parameters looked at.
 const MAX_PARAMS: usize = 32;
+/// Longest hyperlink (`params;uri`) kept.
+const MAX_LINK_BYTES: usize = 2048;
 
 /// Borrowed view of a terminal while the parser runs.
 pub(crate) struct Performer<'a> {
@@ -196,6 +198,18 @@ impl Performer<'_> {
     }
 }
 
+/// The OSC parameters from index `from` on, joined back with `;`.
+fn join(params: &[&[u8]], from: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, part) in params.iter().enumerate().skip(from) {
+        if i > from {
+            out.push(b';');
+        }
+        out.extend_from_slice(part);
+    }
+    out
+}
+
 /// `getparam(n, default)`: missing or < 1 gives the default (§8.3).
 fn param(p: &[u16], n: usize, default: u16) -> usize {
     match p.get(n) {
@@ -226,64 +240,35 @@ impl Perform for Performer<'_> {
     fn osc_dispatch(&mut self, params: &[&[u8]], _bell_terminated: bool) {
         self.flush();
         let Some(&first) = params.first() else { return };
-        let rest = || {
-            let mut joined = Vec::new();
-            for (i, part) in params.iter().enumerate().skip(1) {
-                if i > 1 {
-                    joined.push(b';');
-                }
-                joined.extend_from_slice(part);
-            }
-            joined
-        };
         match first {
-            b"52" => {
-                // Only selection `c` (and, as an extension, the empty selection) is honoured;
-                // the `?` query form is ignored so no clipboard contents are ever reported.
-                if params.len() >= 3 && (params[1] == b"c" || params[1].is_empty()) {
-                    let mut data = Vec::new();
-                    for (i, part) in params.iter().enumerate().skip(2) {
-                        if i > 2 {
-                            data.push(b';');
-                        }
-                        data.extend_from_slice(part);
-                    }
-                    if data == b"?" {
-                        return;
-                    }
-                    let mut text = String::from_utf8_lossy(&data).into_owned();
-                    text.retain(|c| !c.is_control());
-                    let mut end = text.len().min(CLIPBOARD_LIMIT);
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    text.truncate(end);
-                    self.fb.set_clipboard(text);
+            // Only selection `c` (and, as an extension, the empty selection) is honoured;
+            // the `?` query form is ignored so no clipboard contents are ever reported.
+            b"52" if params.len() >= 3 && (params[1] == b"c" || params[1].is_empty()) => {
+                let data = join(params, 2);
+                if data == b"?" {
+                    return;
                 }
+                let mut text = String::from_utf8_lossy(&data).into_owned();
+                text.retain(|c| !c.is_control());
+                let mut end = text.len().min(CLIPBOARD_LIMIT);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+                self.fb.set_clipboard(text);
             }
-            b"8" => {
-                // OSC 8 ; params ; uri — an extension (upstream ignores it).
-                if params.len() >= 3 {
-                    let uri = {
-                        let mut u = Vec::new();
-                        for (i, part) in params.iter().enumerate().skip(2) {
-                            if i > 2 {
-                                u.push(b';');
-                            }
-                            u.extend_from_slice(part);
-                        }
-                        u
-                    };
-                    if uri.is_empty() {
-                        self.fb.set_hyperlink(None);
-                    } else {
-                        let mut text = String::from_utf8_lossy(params[1]).into_owned();
-                        text.push(';');
-                        text.push_str(&String::from_utf8_lossy(&uri));
-                        text.retain(|c| !c.is_control());
-                        if text.len() <= 2048 {
-                            self.fb.set_hyperlink(Some(&text));
-                        }
+            // OSC 8 ; params ; uri — an extension (upstream ignores it).
+            b"8" if params.len() >= 3 => {
+                let uri = join(params, 2);
+                if uri.is_empty() {
+                    self.fb.set_hyperlink(None);
+                } else {
+                    let mut text = String::from_utf8_lossy(params[1]).into_owned();
+                    text.push(';');
+                    text.push_str(&String::from_utf8_lossy(&uri));
+                    text.retain(|c| !c.is_control());
+                    if text.len() <= MAX_LINK_BYTES {
+                        self.fb.set_hyperlink(Some(&text));
                     }
                 }
             }
@@ -297,10 +282,11 @@ impl Perform for Performer<'_> {
                     _ => (true, true),
                 };
                 let prefix = first.len() + 1;
-                let mut text = String::from_utf8_lossy(&rest()).into_owned();
+                let mut text = String::from_utf8_lossy(&join(params, 1)).into_owned();
                 text.retain(|c| !c.is_control());
-                if let Some((idx, _)) =
-                    text.char_indices().nth(TITLE_PAYLOAD_LIMIT.saturating_sub(prefix))
+                if let Some((idx, _)) = text
+                    .char_indices()
+                    .nth(TITLE_PAYLOAD_LIMIT.saturating_sub(prefix))
                 {
                     text.truncate(idx);
                 }

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use super::cell::{
-    Attrs, Cell, CellText, Color, FLAG_FALLBACK, FLAG_WIDE, INTERNED_BASE, Interner, Rendition,
-    Row,
+    Attrs, Cell, CellText, Color, FLAG_FALLBACK, FLAG_WIDE, INTERNED_BASE, Interner, Rendition, Row,
 };
 use super::width::char_width;
 use super::{MAX_CELLS, MAX_HEIGHT, MAX_WIDTH, TerminalError};
@@ -144,7 +143,12 @@ struct SavedCursor {
 
 impl SavedCursor {
     fn initial() -> Self {
-        SavedCursor { pos: Point::default(), rend: Rendition::default(), autowrap: true, origin: false }
+        SavedCursor {
+            pos: Point::default(),
+            rend: Rendition::default(),
+            autowrap: true,
+            origin: false,
+        }
     }
 }
 
@@ -214,7 +218,9 @@ impl Framebuffer {
     pub fn new(width: usize, height: usize) -> Result<Framebuffer, TerminalError> {
         check_size(width, height)?;
         Ok(Framebuffer {
-            rows: (0..height).map(|_| Arc::new(Row::new(width, Rendition::default()))).collect(),
+            rows: (0..height)
+                .map(|_| Arc::new(Row::new(width, Rendition::default())))
+                .collect(),
             width,
             height,
             cursor: Point::default(),
@@ -266,12 +272,19 @@ impl Framebuffer {
         match cell.content {
             super::cell::EMPTY => CellText::Empty,
             c if c < INTERNED_BASE => char::from_u32(c).map_or(CellText::Empty, CellText::Char),
-            c => self.graphemes.get(c - INTERNED_BASE).map_or(CellText::Empty, CellText::Str),
+            c => self
+                .graphemes
+                .get(c - INTERNED_BASE)
+                .map_or(CellText::Empty, CellText::Str),
         }
     }
     /// The hyperlink of a cell (`"params;uri"` as given to OSC 8), if any.
     pub fn hyperlink(&self, cell: &Cell) -> Option<&str> {
-        if cell.link == 0 { None } else { self.links.get(u32::from(cell.link) - 1) }
+        if cell.link == 0 {
+            None
+        } else {
+            self.links.get(u32::from(cell.link) - 1)
+        }
     }
     /// One row as plain text (empty cells as spaces, wide characters once), without trailing
     /// spaces.
@@ -345,10 +358,10 @@ impl Framebuffer {
         if a.rend != b.rend || a.compared_flags() != b.compared_flags() {
             return false;
         }
-        if a.content != b.content || a.content >= INTERNED_BASE {
-            if !fa.cell_text(a).same_drawn(&fb.cell_text(b)) {
-                return false;
-            }
+        if (a.content != b.content || a.content >= INTERNED_BASE)
+            && !fa.cell_text(a).same_drawn(&fb.cell_text(b))
+        {
+            return false;
         }
         if a.link != b.link || a.link != 0 {
             return fa.hyperlink(a) == fb.hyperlink(b);
@@ -381,9 +394,11 @@ impl Framebuffer {
             && self.rend == other.rend
             && self.title == other.title
             && self.clipboard == other.clipboard
-            && self.rows.iter().zip(&other.rows).all(|(a, b)| {
-                Arc::ptr_eq(a, b) || Self::rows_equal(a, self, b, other)
-            })
+            && self
+                .rows
+                .iter()
+                .zip(&other.rows)
+                .all(|(a, b)| Arc::ptr_eq(a, b) || Self::rows_equal(a, self, b, other))
     }
 
     // ----- internal helpers ---------------------------------------------------------------
@@ -397,14 +412,21 @@ impl Framebuffer {
     }
 
     pub(crate) fn set_cursor(&mut self, row: usize, col: usize) {
-        self.cursor = Point { row: row.min(self.height - 1), col: col.min(self.width - 1) };
+        self.cursor = Point {
+            row: row.min(self.height - 1),
+            col: col.min(self.width - 1),
+        };
         self.pending_wrap = false;
         self.target = GraphemeTarget::Cursor;
     }
 
     /// Row limits for cursor motion: the region in origin mode, else the screen.
     fn row_limits(&self) -> (usize, usize) {
-        if self.modes.origin { (self.top, self.bottom) } else { (0, self.height - 1) }
+        if self.modes.origin {
+            (self.top, self.bottom)
+        } else {
+            (0, self.height - 1)
+        }
     }
 
     pub(crate) fn clear_pending_wrap(&mut self) {
@@ -482,7 +504,9 @@ impl Framebuffer {
         let pending = self.pending_wrap;
         let mut col = self.cursor.col;
         for _ in 0..n.min(self.width) {
-            col = (col + 1..self.width).find(|&c| self.tabs[c]).unwrap_or(self.width - 1);
+            col = (col + 1..self.width)
+                .find(|&c| self.tabs[c])
+                .unwrap_or(self.width - 1);
         }
         self.set_cursor(self.cursor.row, col);
         self.pending_wrap = pending;
@@ -549,7 +573,12 @@ impl Framebuffer {
                         }
                         Self::prepare_write(row, col, 1, erase);
                         if let Some(cell) = row.cells.get_mut(col) {
-                            *cell = Cell { content: u, rend, flags: 0, link };
+                            *cell = Cell {
+                                content: u,
+                                rend,
+                                flags: 0,
+                                link,
+                            };
                         }
                         last = Some(col);
                         col += 1;
@@ -650,7 +679,9 @@ impl Framebuffer {
             GraphemeTarget::Cursor => self.cursor,
             GraphemeTarget::Cell(p) => p,
         };
-        let Some(cell) = self.cell(p).copied() else { return };
+        let Some(cell) = self.cell(p).copied() else {
+            return;
+        };
         let mut text = String::new();
         let is_empty = cell.is_empty();
         if is_empty {
@@ -662,7 +693,9 @@ impl Framebuffer {
             return;
         }
         text.push(c);
-        let Some(id) = self.intern_grapheme(&text) else { return };
+        let Some(id) = self.intern_grapheme(&text) else {
+            return;
+        };
         let erase = self.erase_rend();
         if let Some(row) = self.row_mut(p.row) {
             if is_empty {
@@ -732,8 +765,7 @@ impl Framebuffer {
                     let mut used = vec![false; self.links.capacity_used()];
                     for row in self.all_rows() {
                         for cell in &row.cells {
-                            if let Some(u) = used.get_mut(usize::from(cell.link).wrapping_sub(1))
-                            {
+                            if let Some(u) = used.get_mut(usize::from(cell.link).wrapping_sub(1)) {
                                 *u = true;
                             }
                         }
@@ -948,7 +980,12 @@ impl Framebuffer {
         for y in 0..self.height {
             if let Some(row) = self.row_mut(y) {
                 for cell in &mut row.cells {
-                    *cell = Cell { content: u32::from('E'), rend: erase, flags: 0, link: 0 };
+                    *cell = Cell {
+                        content: u32::from('E'),
+                        rend: erase,
+                        flags: 0,
+                        link: 0,
+                    };
                 }
             }
         }
@@ -1041,7 +1078,9 @@ impl Framebuffer {
         match (on, self.saved_main.is_some()) {
             (true, false) => {
                 let erase = self.erase_rend();
-                let alt = (0..self.height).map(|_| Arc::new(Row::new(self.width, erase))).collect();
+                let alt = (0..self.height)
+                    .map(|_| Arc::new(Row::new(self.width, erase)))
+                    .collect();
                 self.saved_main = Some(std::mem::replace(&mut self.rows, alt));
             }
             (false, true) => {
@@ -1122,10 +1161,17 @@ impl Framebuffer {
     /// and never in the last column, wrap flags only on last cells, contents resolvable.
     pub fn check_invariants(&self) -> Result<(), String> {
         if self.rows.len() != self.height || self.width == 0 || self.height == 0 {
-            return Err(format!("{} rows for height {}", self.rows.len(), self.height));
+            return Err(format!(
+                "{} rows for height {}",
+                self.rows.len(),
+                self.height
+            ));
         }
         if self.cursor.row >= self.height || self.cursor.col >= self.width {
-            return Err(format!("cursor {:?} out of {}x{}", self.cursor, self.width, self.height));
+            return Err(format!(
+                "cursor {:?} out of {}x{}",
+                self.cursor, self.width, self.height
+            ));
         }
         if self.top > self.bottom || self.bottom >= self.height {
             return Err(format!("bad region {}..{}", self.top, self.bottom));

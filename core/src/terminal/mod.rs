@@ -175,7 +175,9 @@ pub struct Terminal {
 
 impl std::fmt::Debug for Terminal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Terminal").field("fb", &self.fb).finish_non_exhaustive()
+        f.debug_struct("Terminal")
+            .field("fb", &self.fb)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,7 +189,7 @@ impl Clone for Terminal {
             fb: self.fb.clone(),
             replies: self.replies.clone(),
             pending: Vec::new(),
-            input: self.input.clone(),
+            input: self.input,
         }
     }
 }
@@ -213,8 +215,19 @@ impl Terminal {
     /// Feeds output of the application (server side) or a diff (client side). Never fails:
     /// malformed input is handled like upstream (U+FFFD, ignored sequences).
     pub fn feed(&mut self, bytes: &[u8]) {
-        let Terminal { parser, filter, fb, replies, pending, .. } = self;
-        let mut perf = emulator::Performer { fb, replies, pending };
+        let Terminal {
+            parser,
+            filter,
+            fb,
+            replies,
+            pending,
+            ..
+        } = self;
+        let mut perf = emulator::Performer {
+            fb,
+            replies,
+            pending,
+        };
         filter.run(bytes, |chunk| parser.advance(&mut perf, chunk));
         perf.flush();
     }
@@ -250,6 +263,7 @@ impl Terminal {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -32,6 +32,7 @@ fn glibc_override(u: u32) -> Option<Option<u8>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
