@@ -19,6 +19,7 @@ mod emulator;
 mod framebuffer;
 mod input;
 mod width;
+mod width_table;
 
 pub use cell::{Attrs, Cell, CellText, Color, Rendition, Row};
 pub use framebuffer::{Framebuffer, Modes, MouseEncoding, MouseMode, Point};
