@@ -42,6 +42,10 @@ fn token() -> impl Strategy<Value = Vec<u8>> {
             .into_bytes()
         }),
         1 => prop::collection::vec(any::<u8>(), 1..6),
+        1 => (250usize..262, 0u8..3).prop_map(|(n, k)| {
+            let cmd = ["", "0", "2"][usize::from(k)];
+            format!("\x1b]{cmd};{}\x07", "\u{e9}".repeat(n)).into_bytes()
+        }),
     ]
 }
 

@@ -281,7 +281,9 @@ impl Perform for Performer<'_> {
                     b"2" => (false, true),
                     _ => (true, true),
                 };
-                let prefix = first.len() + 1;
+                // Upstream keeps up to payload position 256: 254 characters after `0;`
+                // (255 after a bare `;`; we keep 254 so the text survives re-encoding).
+                let prefix = 2;
                 let mut text = String::from_utf8_lossy(&join(params, 1)).into_owned();
                 text.retain(|c| !c.is_control());
                 if let Some((idx, _)) = text
