@@ -197,6 +197,12 @@ pub struct Framebuffer {
     saved_main: Option<Vec<Arc<Row>>>,
 }
 
+/// Printable code points of width 1 that need no lookup (§8.10).
+#[inline]
+fn is_simple_char(c: char) -> bool {
+    matches!(c as u32, 0x20..=0x7e | 0xa0..=0xff)
+}
+
 fn check_size(width: usize, height: usize) -> Result<(), TerminalError> {
     if width == 0
         || height == 0
@@ -355,7 +361,7 @@ impl Framebuffer {
 
     /// Compares two cells, possibly of different framebuffers, with upstream's semantics.
     pub(crate) fn cells_equal(a: &Cell, fa: &Framebuffer, b: &Cell, fb: &Framebuffer) -> bool {
-        if a.rend != b.rend || a.compared_flags() != b.compared_flags() {
+        if !a.same_rendition(b) || a.compared_flags() != b.compared_flags() {
             return false;
         }
         if (a.content != b.content || a.content >= INTERNED_BASE)
@@ -556,38 +562,32 @@ impl Framebuffer {
         while i < chars.len() {
             // Fast path: narrow characters on one row without wrapping or inserting.
             if !self.pending_wrap && !self.modes.insert {
-                let y = self.cursor.row;
-                let width = self.width;
-                let rend = self.rend;
-                let link = self.link;
-                let erase = self.erase_rend();
-                let mut col = self.cursor.col;
-                let mut last = None;
-                if let Some(row) = self.rows.get_mut(y).map(Arc::make_mut) {
-                    while let Some(&c) = chars.get(i) {
-                        let u = c as u32;
-                        if !((0x20..0x7f).contains(&u) || (0xa0..=0xff).contains(&u))
-                            || col + 1 >= width
-                        {
-                            break;
-                        }
+                let (y, col) = (self.cursor.row, self.cursor.col);
+                let room = (self.width - 1).saturating_sub(col);
+                let rest = chars.get(i..).unwrap_or_default();
+                let run = rest
+                    .iter()
+                    .take(room)
+                    .take_while(|&&c| is_simple_char(c))
+                    .count();
+                if run > 0 {
+                    let proto = Cell::new(0, self.rend, 0, self.link);
+                    let erase = self.erase_rend();
+                    if let Some(row) = self.rows.get_mut(y).map(Arc::make_mut) {
                         Self::prepare_write(row, col, 1, erase);
-                        if let Some(cell) = row.cells.get_mut(col) {
-                            *cell = Cell {
-                                content: u,
-                                rend,
-                                flags: 0,
-                                link,
-                            };
+                        if let Some(dst) = row.cells.get_mut(col..col + run) {
+                            for (cell, &c) in dst.iter_mut().zip(rest) {
+                                *cell = proto.with_content(c as u32);
+                            }
                         }
-                        last = Some(col);
-                        col += 1;
-                        i += 1;
                     }
-                }
-                if let Some(last) = last {
-                    self.cursor.col = col;
-                    self.target = GraphemeTarget::Cell(Point { row: y, col: last });
+                    self.cursor.col = col + run;
+                    self.target = GraphemeTarget::Cell(Point {
+                        row: y,
+                        col: col + run - 1,
+                    });
+                    i += run;
+                    continue;
                 }
             }
             if let Some(&c) = chars.get(i) {
@@ -630,12 +630,12 @@ impl Framebuffer {
         }
         let (y, x) = (self.cursor.row, self.cursor.col);
         let erase = self.erase_rend();
-        let cell = Cell {
-            content: c as u32,
-            rend: self.rend,
-            flags: if w == 2 { FLAG_WIDE } else { 0 },
-            link: self.link,
-        };
+        let cell = Cell::new(
+            c as u32,
+            self.rend,
+            if w == 2 { FLAG_WIDE } else { 0 },
+            self.link,
+        );
         if let Some(row) = self.row_mut(y) {
             Self::prepare_write(row, x, w, erase);
             if let Some(slot) = row.cells.get_mut(x) {
@@ -980,12 +980,7 @@ impl Framebuffer {
         for y in 0..self.height {
             if let Some(row) = self.row_mut(y) {
                 for cell in &mut row.cells {
-                    *cell = Cell {
-                        content: u32::from('E'),
-                        rend: erase,
-                        flags: 0,
-                        link: 0,
-                    };
+                    *cell = Cell::new(u32::from('E'), erase, 0, 0);
                 }
             }
         }

@@ -63,6 +63,33 @@ struct PreFilter {
     osc_len: Option<usize>,
 }
 
+/// Index of the first ESC or `C2` byte (or the length): eight bytes at a time.
+#[inline]
+fn find_special(bytes: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_byte = |w: u64, b: u8| {
+        let x = w ^ (LO * u64::from(b));
+        x.wrapping_sub(LO) & !x & HI != 0
+    };
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let Ok(arr) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_le_bytes(arr);
+        if has_byte(w, 0x1b) || has_byte(w, 0xc2) {
+            break;
+        }
+        i += 8;
+    }
+    let tail = bytes.get(i..).unwrap_or_default();
+    i + tail
+        .iter()
+        .position(|&b| b == 0x1b || b == 0xc2)
+        .unwrap_or(tail.len())
+}
+
 impl PreFilter {
     /// Tracks one forwarded byte; returns false if it must be dropped.
     #[inline]
@@ -121,11 +148,13 @@ impl PreFilter {
             }
         }
         while i < input.len() {
-            let b = input[i];
-            if self.osc_len.is_none() && !self.after_esc && b != 0x1b && b != 0xc2 {
-                i += 1;
-                continue;
+            if self.osc_len.is_none() && !self.after_esc {
+                i += find_special(input.get(i..).unwrap_or_default());
+                if i >= input.len() {
+                    break;
+                }
             }
+            let b = input[i];
             if b == 0xc2 {
                 match input.get(i + 1) {
                     None => {
