@@ -372,3 +372,21 @@ fn user_input_translation_follows_decckm() {
     t.feed(b"\x1b[?1h");
     assert_eq!(t.translate_user_input(b"\x1bOA"), b"\x1bOA");
 }
+
+/// Behaviours found by differential testing against live upstream mosh 1.4 (random streams
+/// played through mosh-server/mosh-client in tmux), where the reference text is silent.
+#[test]
+fn upstream_live_behaviours() {
+    // IL/DL outside the scroll region do nothing but still move the cursor to column 0.
+    let t = term(10, 5, b"\x1b[3;5r\x1b[1;6Hab\x1b[2Mx");
+    assert_eq!(t.framebuffer().cursor(), Point { row: 0, col: 1 });
+    assert_eq!(text(&t, 0), "x    ab");
+    // In origin mode every cursor motion, printing included, snaps the row into the region.
+    let t = term(10, 8, b"\x1b[4;6r\x1b[?6hIJ");
+    assert_eq!(text(&t, 0), "I");
+    assert_eq!(text(&t, 3), " J");
+    // An ignored DECSTBM still cancels a pending wrap.
+    let t = term(5, 3, b"abcde\x1b[9;2rX");
+    assert_eq!(text(&t, 0), "abcdX");
+    assert_eq!(text(&t, 1), "");
+}

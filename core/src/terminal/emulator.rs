@@ -319,6 +319,15 @@ impl Perform for Performer<'_> {
         }
         let p = &p[..n];
         let fb = &mut *self.fb;
+        // Every function clears the pending wrap except HT-like ones, SGR and DECSET/DECRST
+        // (§8.3), even when it turns out to do nothing (e.g. an invalid DECSTBM).
+        let keeps_wrap = matches!(
+            (intermediates, action),
+            ([], 'I' | 'Z' | 'g' | 'm') | ([b'?'], 'h' | 'l')
+        );
+        if !keeps_wrap {
+            fb.clear_pending_wrap();
+        }
         match (intermediates, action) {
             ([], 'A') => fb.cursor_up(param(p, 0, 1)),
             ([], 'B') => fb.cursor_down(param(p, 0, 1)),

@@ -417,9 +417,12 @@ impl Framebuffer {
         self.rows.get_mut(y).map(Arc::make_mut)
     }
 
+    /// Moves the cursor. Like upstream, every motion snaps the row into the limits (the
+    /// scroll region in origin mode, else the screen) and the column onto the screen.
     pub(crate) fn set_cursor(&mut self, row: usize, col: usize) {
+        let (lo, hi) = self.row_limits();
         self.cursor = Point {
-            row: row.min(self.height - 1),
+            row: row.clamp(lo, hi),
             col: col.min(self.width - 1),
         };
         self.pending_wrap = false;
@@ -561,7 +564,8 @@ impl Framebuffer {
         let mut i = 0;
         while i < chars.len() {
             // Fast path: narrow characters on one row without wrapping or inserting.
-            if !self.pending_wrap && !self.modes.insert {
+            let (lo, hi) = self.row_limits();
+            if !self.pending_wrap && !self.modes.insert && (lo..=hi).contains(&self.cursor.row) {
                 let (y, col) = (self.cursor.row, self.cursor.col);
                 let room = (self.width - 1).saturating_sub(col);
                 let rest = chars.get(i..).unwrap_or_default();
@@ -647,6 +651,8 @@ impl Framebuffer {
     }
 
     fn advance(&mut self, w: usize) {
+        let (lo, hi) = self.row_limits();
+        self.cursor.row = self.cursor.row.clamp(lo, hi);
         if self.cursor.col + w >= self.width {
             self.cursor.col = self.width - 1;
             self.pending_wrap = true;
@@ -943,22 +949,20 @@ impl Framebuffer {
     pub(crate) fn scroll_down(&mut self, n: usize) {
         self.scroll_region_down(self.top, self.bottom, n);
     }
-    /// IL: only inside the region; cursor to column 0.
+    /// IL: only inside the region; the cursor goes to column 0 in any case (upstream).
     pub(crate) fn insert_lines(&mut self, n: usize) {
         let y = self.cursor.row;
-        if y < self.top || y > self.bottom {
-            return;
+        if y >= self.top && y <= self.bottom {
+            self.scroll_region_down(y, self.bottom, n);
         }
-        self.scroll_region_down(y, self.bottom, n);
         self.set_cursor(y, 0);
     }
-    /// DL: only inside the region; cursor to column 0.
+    /// DL: only inside the region; the cursor goes to column 0 in any case (upstream).
     pub(crate) fn delete_lines(&mut self, n: usize) {
         let y = self.cursor.row;
-        if y < self.top || y > self.bottom {
-            return;
+        if y >= self.top && y <= self.bottom {
+            self.scroll_region_up(y, self.bottom, n);
         }
-        self.scroll_region_up(y, self.bottom, n);
         self.set_cursor(y, 0);
     }
 
