@@ -158,5 +158,19 @@ fn diff(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, parse, diff);
+/// Approximate heap + inline footprint of one framebuffer's screen, printed for the docs.
+fn memory(_c: &mut Criterion) {
+    use moshkit_core::terminal::{Cell, Row};
+    let cell = std::mem::size_of::<Cell>();
+    for (w, h) in [(80usize, 24usize), (200, 60)] {
+        // Per row: the cells, the Row (Vec + generation id), the Arc header, the pointer.
+        let row = w * cell + std::mem::size_of::<Row>() + 16 + 8;
+        eprintln!(
+            "frame {w}x{h}: cell {cell} B, about {} B for the rows",
+            h * row
+        );
+    }
+}
+
+criterion_group!(benches, parse, diff, memory);
 criterion_main!(benches);
