@@ -4,12 +4,17 @@
 # (core/tests/terminal_fixtures.rs) replay the bytes and compare with tmux's screen.
 #
 # Usage: scripts/record-terminal-fixtures.sh [name...]   (needs tmux, bash, ls, vim, less, top)
+#
+# `upstream` (not run by default) records core/tests/fixtures/terminal/upstream/: it first
+# generates the case streams with the ignored test `generate_upstream_cases`, then writes each
+# to the pty of a live `mosh --local` session (mosh 1.4) in an 80x24 tmux pane and records
+# the screen mosh-client shows (text and cursor).
 set -euo pipefail
 
 OUT="$(cd "$(dirname "$0")/.." && pwd)/core/tests/fixtures/terminal"
 SOCK="moshkit-fixtures-$$"
 WORK="$(mktemp -d)"
-trap 'tmux -L "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'tmux -L "$SOCK" kill-server 2>/dev/null || true; sleep 1; rm -rf "$WORK" 2>/dev/null || true' EXIT
 mkdir -p "$OUT"
 
 T() { tmux -L "$SOCK" "$@"; }
@@ -82,4 +87,44 @@ want vim && record vim xterm-256color "vim -u NONE -N -n -i NONE demo.c" \
 want less && record less xterm-256color "less long.txt" "Space" "sleep:0.3" "/line\\ 4 Enter"
 want top && record top vt100 "top -d 30 -b -n 1 -w 80 | head -20; top -d 30" "sleep:1"
 want utf8 && record utf8 xterm-256color "sh -c 'cat utf8.txt; printf \"\\033[31m红\\033[42m绿\\033[0m\\n\"; exec sleep 100'"
+
+record_upstream() {
+    local dir="$OUT/upstream" root
+    root="$(cd "$OUT/../../../.." && pwd)"
+    (cd "$root" && MOSHKIT_WRITE_CASES=1 cargo test -q -p moshkit-core --test terminal_upstream \
+        -- --ignored generate_upstream_cases >/dev/null)
+    cat >"$WORK/driver.sh" <<'SRC'
+#!/bin/sh
+# Inside the mosh session: raw pty (no LF -> CR LF, no echo), then play case N on demand.
+stty raw -echo
+i=0
+while :; do
+  while [ ! -e "$1/go.$i" ]; do sleep 0.02; done
+  [ -e "$1/stop" ] && exit 0
+  printf '\033c'
+  cat "$(cat "$1/go.$i")"
+  touch "$1/done.$i"
+  i=$((i+1))
+done
+SRC
+    chmod +x "$WORK/driver.sh"
+    T -f /dev/null new-session -d -s upstream -x 80 -y 24 \
+        "env LANG=C.UTF-8 LC_ALL=C.UTF-8 mosh --local --bind-server=127.0.0.1 127.0.0.1 -- $WORK/driver.sh $WORK; sleep 600"
+    T set -g status off
+    sleep 4
+    local i=0 f name k
+    for f in "$dir"/*.bytes; do
+        name="${f%.bytes}"
+        echo "$f" >"$WORK/go.tmp" && mv "$WORK/go.tmp" "$WORK/go.$i"
+        for k in $(seq 200); do [ -e "$WORK/done.$i" ] && break; sleep 0.05; done
+        sleep 0.7
+        T capture-pane -t upstream -p >"$name.txt"
+        T display -t upstream -p '#{cursor_x} #{cursor_y}' >"$name.cursor"
+        i=$((i + 1))
+    done
+    touch "$WORK/stop" "$WORK/go.$i"
+    T kill-session -t upstream
+    echo "upstream: $i cases"
+}
+[[ " $WANT " == *" upstream "* ]] && record_upstream
 true
