@@ -201,3 +201,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// However the output is split into `feed` calls (byte by byte, or at random points),
+    /// the screen is the same: the parser fast paths never change the meaning of the bytes.
+    #[test]
+    fn chunking_does_not_matter(
+        (w, h) in size(), s in stream(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let mut whole = Terminal::new(w, h).unwrap();
+        whole.feed(&s);
+        let mut bytewise = Terminal::new(w, h).unwrap();
+        for b in &s {
+            bytewise.feed(std::slice::from_ref(b));
+        }
+        prop_assert!(whole.framebuffer() == bytewise.framebuffer());
+        prop_assert_eq!(whole.take_replies(), bytewise.take_replies());
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(s.len() + 1)).collect();
+        points.sort_unstable();
+        let mut split = Terminal::new(w, h).unwrap();
+        let mut start = 0;
+        for p in points.into_iter().chain([s.len()]) {
+            split.feed(&s[start..p]);
+            start = p;
+        }
+        prop_assert!(whole.framebuffer() == split.framebuffer());
+    }
+}

@@ -17,6 +17,9 @@ pub(crate) struct Performer<'a> {
     pub(crate) replies: &'a mut Vec<u8>,
     /// Printable characters not yet applied (flushed before any other action).
     pub(crate) pending: &'a mut Vec<char>,
+    /// The parser's last action, if it was printing this character (then the parser is in
+    /// the ground state).
+    pub(crate) last_print: Option<char>,
 }
 
 impl Performer<'_> {
@@ -25,6 +28,12 @@ impl Performer<'_> {
             self.fb.print_str(self.pending);
             self.pending.clear();
         }
+    }
+
+    /// Any action other than printing: apply pending text first.
+    fn other(&mut self) {
+        self.flush();
+        self.last_print = None;
     }
 
     fn c0(&mut self, byte: u8) {
@@ -221,10 +230,11 @@ fn param(p: &[u16], n: usize, default: u16) -> usize {
 impl Perform for Performer<'_> {
     fn print(&mut self, c: char) {
         self.pending.push(c);
+        self.last_print = Some(c);
     }
 
     fn execute(&mut self, byte: u8) {
-        self.flush();
+        self.other();
         if byte >= 0x80 {
             // A raw 8-bit C1 byte is invalid UTF-8 for upstream: one U+FFFD (§8.1).
             self.fb.print('\u{fffd}');
@@ -234,11 +244,19 @@ impl Perform for Performer<'_> {
     }
 
     fn hook(&mut self, _params: &Params, _intermediates: &[u8], _ignore: bool, _action: char) {
-        self.flush();
+        self.other();
+    }
+
+    fn put(&mut self, _byte: u8) {
+        self.other();
+    }
+
+    fn unhook(&mut self) {
+        self.other();
     }
 
     fn osc_dispatch(&mut self, params: &[&[u8]], _bell_terminated: bool) {
-        self.flush();
+        self.other();
         let Some(&first) = params.first() else { return };
         match first {
             // Only selection `c` (and, as an extension, the empty selection) is honoured;
@@ -299,7 +317,7 @@ impl Perform for Performer<'_> {
     }
 
     fn csi_dispatch(&mut self, params: &Params, intermediates: &[u8], ignore: bool, action: char) {
-        self.flush();
+        self.other();
         let mut p = [0u16; MAX_PARAMS];
         let mut n = 0;
         let mut colon = false;
@@ -424,7 +442,7 @@ impl Perform for Performer<'_> {
     }
 
     fn esc_dispatch(&mut self, intermediates: &[u8], ignore: bool, byte: u8) {
-        self.flush();
+        self.other();
         if ignore {
             self.fb.clear_pending_wrap();
             return;

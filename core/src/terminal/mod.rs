@@ -63,6 +63,22 @@ struct PreFilter {
     osc_len: Option<usize>,
 }
 
+/// Start of the first run of at least 16 printable ASCII bytes.
+fn long_printable_run(bytes: &[u8]) -> Option<usize> {
+    let mut run = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if (0x20..0x7f).contains(b) {
+            run += 1;
+            if run == 16 {
+                return Some(i + 1 - 16);
+            }
+        } else {
+            run = 0;
+        }
+    }
+    None
+}
+
 /// Index of the first ESC or `C2` byte (or the length): eight bytes at a time.
 #[inline]
 fn find_special(bytes: &[u8]) -> usize {
@@ -200,6 +216,8 @@ pub struct Terminal {
     fb: Framebuffer,
     replies: Vec<u8>,
     pending: Vec<char>,
+    /// The parser is in the ground state with no partial UTF-8 sequence.
+    ground: bool,
     input: UserInput,
 }
 
@@ -219,6 +237,7 @@ impl Clone for Terminal {
             fb: self.fb.clone(),
             replies: self.replies.clone(),
             pending: Vec::new(),
+            ground: true,
             input: self.input,
         }
     }
@@ -238,6 +257,7 @@ impl Terminal {
             fb,
             replies: Vec::new(),
             pending: Vec::new(),
+            ground: true,
             input: UserInput::default(),
         }
     }
@@ -251,14 +271,48 @@ impl Terminal {
             fb,
             replies,
             pending,
+            ground,
             ..
         } = self;
         let mut perf = emulator::Performer {
             fb,
             replies,
             pending,
+            last_print: None,
         };
-        filter.run(bytes, |chunk| parser.advance(&mut perf, chunk));
+        filter.run(bytes, |chunk| {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                // Fast path: the parser is known to be in the ground state with no partial
+                // UTF-8, so printable ASCII is printed without going through it.
+                if *ground {
+                    let n = rest
+                        .iter()
+                        .take_while(|b| (0x20..0x7f).contains(*b))
+                        .count();
+                    perf.pending
+                        .extend(rest[..n].iter().map(|&b| char::from(b)));
+                    rest = &rest[n..];
+                    if rest.is_empty() {
+                        break;
+                    }
+                }
+                // Hand the parser everything up to the first character of the next long
+                // printable run; if it printed that character it is back in the ground state.
+                let cut = long_printable_run(rest).map_or(rest.len(), |i| i + 1);
+                let (head, tail) = rest.split_at(cut);
+                let (body, last) = head.split_at(head.len().saturating_sub(1));
+                parser.advance(&mut perf, body);
+                // The final byte alone: if the parser printed it, it is in the ground state.
+                perf.last_print = None;
+                parser.advance(&mut perf, last);
+                *ground = match last.first() {
+                    Some(&b) if (0x20..0x7f).contains(&b) => perf.last_print == Some(char::from(b)),
+                    _ => false,
+                };
+                rest = tail;
+            }
+        });
         perf.flush();
     }
 
@@ -281,6 +335,7 @@ impl Terminal {
     pub fn reset_input(&mut self) {
         self.parser = vte::Parser::new();
         self.filter = PreFilter::default();
+        self.ground = true;
     }
 
     /// Translates bytes typed by the user (arriving in application-cursor-key form from the
