@@ -59,7 +59,9 @@ const SCRIPT: &[Act] = &[
     Act::Type("hunter2"),
     Act::Key(b"\r"),
     Act::Think,
-    Act::Paste("echo this line was pasted from the clipboard and is longer than a hundred bytes so it counts as a paste\r"),
+    Act::Paste(
+        "echo this line was pasted from the clipboard and is longer than a hundred bytes so it counts as a paste\r",
+    ),
     Act::Think,
     Act::Type("cd /usr/lcoal/src"),
     Act::Key(b"\x7f"),
@@ -97,26 +99,34 @@ const SCRIPT: &[Act] = &[
 /// A predicted cell is judged against the host's screens after this many most recent keys.
 const RECENT_KEYS: usize = 20;
 
+/// Rows of cell texts and the cursor (row, column) of a host screen.
+type HostScreen = (Vec<Vec<String>>, (usize, usize));
+
 /// A keystroke and the screen the host shows once it has processed it.
 struct Expected {
     bytes: Vec<u8>,
     paste: bool,
     /// Rows of text and the cursor after this key.
-    screen: (Vec<Vec<String>>, (usize, usize)),
+    screen: HostScreen,
 }
 
-fn cells(t: &Terminal) -> (Vec<Vec<String>>, (usize, usize)) {
+fn cells(t: &Terminal) -> HostScreen {
     let fb = t.framebuffer();
     let rows = fb
         .rows()
-        .map(|r| r.cells().iter().map(|c| fb.cell_text(c).to_string()).collect())
+        .map(|r| {
+            r.cells()
+                .iter()
+                .map(|c| fb.cell_text(c).to_string())
+                .collect()
+        })
         .collect();
     let p = fb.cursor();
     (rows, (p.row, p.col))
 }
 
 /// The keys of the script, with the host screen after each (replayed offline, key by key).
-fn expected_screens() -> (Vec<Expected>, (Vec<Vec<String>>, (usize, usize))) {
+fn expected_screens() -> (Vec<Expected>, HostScreen) {
     let mut shell = FakeShell::default();
     let mut term = Terminal::new(80, 24).unwrap();
     term.feed(PROMPT.as_bytes());
@@ -124,7 +134,10 @@ fn expected_screens() -> (Vec<Expected>, (Vec<Vec<String>>, (usize, usize))) {
     let mut out = Vec::new();
     for act in SCRIPT {
         let keys: Vec<(Vec<u8>, bool)> = match *act {
-            Act::Type(s) => s.chars().map(|c| (c.to_string().into_bytes(), false)).collect(),
+            Act::Type(s) => s
+                .chars()
+                .map(|c| (c.to_string().into_bytes(), false))
+                .collect(),
             Act::Key(k) => vec![(k.to_vec(), false)],
             Act::Paste(s) => vec![(s.as_bytes().to_vec(), true)],
             Act::Think => vec![],
@@ -194,8 +207,12 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
             .collect();
         let cursor = (usize::from(snap.cursor.row), usize::from(snap.cursor.col));
         let n = typed_at.len();
-        let screen_after = |j: usize| -> &(Vec<Vec<String>>, (usize, usize)) {
-            if j == 0 { &initial } else { &keys[j - 1].screen }
+        let screen_after = |j: usize| -> &HostScreen {
+            if j == 0 {
+                &initial
+            } else {
+                &keys[j - 1].screen
+            }
         };
         // Key k (1-based) is shown when every cell it changed, and the cursor, show its own
         // result or that of a later key already typed.
@@ -208,7 +225,11 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
             for (r, row) in after.0.iter().enumerate() {
                 for (c, text) in row.iter().enumerate() {
                     if before.0[r][c] != *text {
-                        let shown = client.get(r).and_then(|row| row.get(c)).copied().unwrap_or("");
+                        let shown = client
+                            .get(r)
+                            .and_then(|row| row.get(c))
+                            .copied()
+                            .unwrap_or("");
                         if !(k..=n).any(|j| screen_after(j).0[r][c] == shown) {
                             ok = false;
                         }
@@ -224,8 +245,9 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
         }
         // Mispredicted: a predicted cell showing text that the host's screen never has at that
         // place, neither now nor after any of the recent keys (up to every key typed so far).
-        let recent: Vec<&(Vec<Vec<String>>, (usize, usize))> =
-            (n.saturating_sub(RECENT_KEYS)..=n).map(screen_after).collect();
+        let recent: Vec<&HostScreen> = (n.saturating_sub(RECENT_KEYS)..=n)
+            .map(screen_after)
+            .collect();
         let remote = sim.client.remote_screen().clone();
         let mut current = HashMap::new();
         for r in &snap.changed_rows {
@@ -284,7 +306,8 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
             shown_at.push(None);
             let now = sim.t();
             if key.paste {
-                sim.client.paste(now, std::str::from_utf8(&key.bytes).unwrap());
+                sim.client
+                    .paste(now, std::str::from_utf8(&key.bytes).unwrap());
             } else {
                 sim.type_bytes(&key.bytes);
             }
@@ -326,13 +349,23 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument filters nothing.
-    println!("prediction benchmark: {} scripted actions, 80x24, virtual time", SCRIPT.len());
+    println!(
+        "prediction benchmark: {} scripted actions, 80x24, virtual time",
+        SCRIPT.len()
+    );
     println!(
         "{:>6} {:>5} {:>13} {:>6} {:>9} {:>8} {:>8} {:>7} {:>11} {:>10}",
         "rtt", "loss", "mode", "keys", "instant", "median", "p95", "never", "mispred", "mis ms max"
     );
     let seeds = [1u64, 2, 3];
-    for (rtt, loss) in [(50, 0.0), (250, 0.0), (500, 0.0), (50, 0.1), (250, 0.1), (500, 0.1)] {
+    for (rtt, loss) in [
+        (50, 0.0),
+        (250, 0.0),
+        (500, 0.0),
+        (50, 0.1),
+        (250, 0.1),
+        (500, 0.1),
+    ] {
         for (mode, extensions, name) in [
             (DisplayPreference::Adaptive, true, "adaptive"),
             (DisplayPreference::Adaptive, false, "adaptive-up"),

@@ -686,7 +686,11 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         c.reset_with_orig();
         Self::activate(c, epoch, frame, now);
         // A typed space is a blank cell, as upstream's `is_blank` sees it.
-        let glyph = if ch == ' ' { Glyph::Blank } else { Glyph::Char(ch) };
+        let glyph = if ch == ' ' {
+            Glyph::Blank
+        } else {
+            Glyph::Char(ch)
+        };
         c.replacement = (
             glyph,
             left_rendition.unwrap_or_else(|| s.drawing_rendition()),

@@ -119,7 +119,7 @@ impl<'a> Writer<'a> {
             self.out.push(0x07);
         }
         // 2. Titles.
-        if f.title_initialized()
+        if (f.title_initialized() || last.title_initialized())
             && (!initialized || f.icon_name() != last.icon_name() || f.title() != last.title())
         {
             if f.icon_name() == f.title() {
@@ -321,15 +321,17 @@ impl<'a> Writer<'a> {
         let cells = row.cells();
         let wraps = row.wrapped();
         let mut x = 0;
+        let mut wrote_last = false;
         if carry {
             if let Some(cell) = cells.first() {
                 self.print_cell(y, 0, cell);
                 x = cell.width();
+                wrote_last = x >= width;
             }
         }
         if initialized {
             if let OldRow::Last(o) = old {
-                if Arc::ptr_eq(o, row) {
+                if Arc::ptr_eq(o, row) && !(wrote_last && wraps) {
                     return false;
                 }
             }
@@ -346,7 +348,6 @@ impl<'a> Writer<'a> {
                 .get(i)
                 .is_some_and(|c| Framebuffer::cells_equal(c, f, o, of))
         };
-        let mut wrote_last = false;
         let mut clear_run = 0;
         let mut run_rend = Rendition::default();
         while let Some(cell) = cells.get(x) {

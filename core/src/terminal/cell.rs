@@ -164,33 +164,69 @@ pub(crate) const FLAG_WIDE: u8 = 1;
 pub(crate) const FLAG_WRAP: u8 = 2;
 pub(crate) const FLAG_FALLBACK: u8 = 4;
 
-/// One screen position: 16 bytes.
+impl Color {
+    /// The 32-bit form stored in cells: 0 default, `0x01_0000nn` indexed, `0x02_rrggbb` RGB.
+    pub(crate) const fn pack(self) -> u32 {
+        match self {
+            Color::Default => 0,
+            Color::Indexed(n) => 0x0100_0000 | n as u32,
+            Color::Rgb(r, g, b) => 0x0200_0000 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
+        }
+    }
+    pub(crate) const fn unpack(v: u32) -> Color {
+        match v >> 24 {
+            1 => Color::Indexed(v as u8),
+            2 => Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8),
+            _ => Color::Default,
+        }
+    }
+}
+
+/// One screen position: 16 bytes of plain integers.
 ///
 /// The grapheme text is either one `char` stored inline, or (for a base character with
 /// combining marks) an index into the owning [`Framebuffer`](super::Framebuffer)'s grapheme
 /// table; read it with [`Framebuffer::cell_text`](super::Framebuffer::cell_text).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(16))]
 pub struct Cell {
     pub(crate) content: u32,
-    pub(crate) rend: Rendition,
-    pub(crate) flags: u8,
+    fg: u32,
+    bg: u32,
     pub(crate) link: u16,
+    attrs: u8,
+    pub(crate) flags: u8,
 }
 
 impl Default for Cell {
     fn default() -> Self {
-        Cell::blank(Rendition::default())
+        Cell::blank(Rendition::erased(Color::Default))
     }
 }
 
 impl Cell {
-    pub(crate) const fn blank(rend: Rendition) -> Cell {
+    pub(crate) const fn new(content: u32, rend: Rendition, flags: u8, link: u16) -> Cell {
         Cell {
-            content: EMPTY,
-            rend,
-            flags: 0,
-            link: 0,
+            content,
+            fg: rend.fg.pack(),
+            bg: rend.bg.pack(),
+            link,
+            attrs: rend.attrs.0,
+            flags,
         }
+    }
+
+    pub(crate) const fn blank(rend: Rendition) -> Cell {
+        Cell::new(EMPTY, rend, 0, 0)
+    }
+
+    /// The same cell with other contents.
+    pub(crate) const fn with_content(self, content: u32) -> Cell {
+        Cell { content, ..self }
+    }
+
+    pub(crate) fn same_rendition(&self, other: &Cell) -> bool {
+        self.fg == other.fg && self.bg == other.bg && self.attrs == other.attrs
     }
 
     /// Whether the cell has no contents (never written, or erased).
@@ -199,7 +235,11 @@ impl Cell {
     }
     /// The cell's rendition.
     pub fn rendition(&self) -> Rendition {
-        self.rend
+        Rendition {
+            fg: Color::unpack(self.fg),
+            bg: Color::unpack(self.bg),
+            attrs: Attrs(self.attrs),
+        }
     }
     /// Whether this is the left half of a double-width character (the next cell is its blank
     /// right half).
@@ -401,6 +441,7 @@ impl Interner {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -408,6 +449,14 @@ mod tests {
     fn cell_is_compact() {
         assert_eq!(std::mem::size_of::<Rendition>(), 9);
         assert_eq!(std::mem::size_of::<Cell>(), 16);
+        for c in [
+            Color::Default,
+            Color::Indexed(0),
+            Color::Indexed(255),
+            Color::Rgb(1, 2, 3),
+        ] {
+            assert_eq!(Color::unpack(c.pack()), c);
+        }
     }
 
     #[test]

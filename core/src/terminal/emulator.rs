@@ -8,6 +8,8 @@ use super::{CLIPBOARD_LIMIT, cell::push_decimal};
 
 /// Most SGR/CSI parameters looked at.
 const MAX_PARAMS: usize = 32;
+/// Longest hyperlink (`params;uri`) kept.
+const MAX_LINK_BYTES: usize = 2048;
 
 /// Borrowed view of a terminal while the parser runs.
 pub(crate) struct Performer<'a> {
@@ -15,6 +17,9 @@ pub(crate) struct Performer<'a> {
     pub(crate) replies: &'a mut Vec<u8>,
     /// Printable characters not yet applied (flushed before any other action).
     pub(crate) pending: &'a mut Vec<char>,
+    /// The parser's last action, if it was printing this character (then the parser is in
+    /// the ground state).
+    pub(crate) last_print: Option<char>,
 }
 
 impl Performer<'_> {
@@ -23,6 +28,12 @@ impl Performer<'_> {
             self.fb.print_str(self.pending);
             self.pending.clear();
         }
+    }
+
+    /// Any action other than printing: apply pending text first.
+    fn other(&mut self) {
+        self.flush();
+        self.last_print = None;
     }
 
     fn c0(&mut self, byte: u8) {
@@ -196,6 +207,18 @@ impl Performer<'_> {
     }
 }
 
+/// The OSC parameters from index `from` on, joined back with `;`.
+fn join(params: &[&[u8]], from: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, part) in params.iter().enumerate().skip(from) {
+        if i > from {
+            out.push(b';');
+        }
+        out.extend_from_slice(part);
+    }
+    out
+}
+
 /// `getparam(n, default)`: missing or < 1 gives the default (§8.3).
 fn param(p: &[u16], n: usize, default: u16) -> usize {
     match p.get(n) {
@@ -207,10 +230,11 @@ fn param(p: &[u16], n: usize, default: u16) -> usize {
 impl Perform for Performer<'_> {
     fn print(&mut self, c: char) {
         self.pending.push(c);
+        self.last_print = Some(c);
     }
 
     fn execute(&mut self, byte: u8) {
-        self.flush();
+        self.other();
         if byte >= 0x80 {
             // A raw 8-bit C1 byte is invalid UTF-8 for upstream: one U+FFFD (§8.1).
             self.fb.print('\u{fffd}');
@@ -220,70 +244,49 @@ impl Perform for Performer<'_> {
     }
 
     fn hook(&mut self, _params: &Params, _intermediates: &[u8], _ignore: bool, _action: char) {
-        self.flush();
+        self.other();
+    }
+
+    fn put(&mut self, _byte: u8) {
+        self.other();
+    }
+
+    fn unhook(&mut self) {
+        self.other();
     }
 
     fn osc_dispatch(&mut self, params: &[&[u8]], _bell_terminated: bool) {
-        self.flush();
+        self.other();
         let Some(&first) = params.first() else { return };
-        let rest = || {
-            let mut joined = Vec::new();
-            for (i, part) in params.iter().enumerate().skip(1) {
-                if i > 1 {
-                    joined.push(b';');
-                }
-                joined.extend_from_slice(part);
-            }
-            joined
-        };
         match first {
-            b"52" => {
-                // Only selection `c` (and, as an extension, the empty selection) is honoured;
-                // the `?` query form is ignored so no clipboard contents are ever reported.
-                if params.len() >= 3 && (params[1] == b"c" || params[1].is_empty()) {
-                    let mut data = Vec::new();
-                    for (i, part) in params.iter().enumerate().skip(2) {
-                        if i > 2 {
-                            data.push(b';');
-                        }
-                        data.extend_from_slice(part);
-                    }
-                    if data == b"?" {
-                        return;
-                    }
-                    let mut text = String::from_utf8_lossy(&data).into_owned();
-                    text.retain(|c| !c.is_control());
-                    let mut end = text.len().min(CLIPBOARD_LIMIT);
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    text.truncate(end);
-                    self.fb.set_clipboard(text);
+            // Only selection `c` (and, as an extension, the empty selection) is honoured;
+            // the `?` query form is ignored so no clipboard contents are ever reported.
+            b"52" if params.len() >= 3 && (params[1] == b"c" || params[1].is_empty()) => {
+                let data = join(params, 2);
+                if data == b"?" {
+                    return;
                 }
+                let mut text = String::from_utf8_lossy(&data).into_owned();
+                text.retain(|c| !c.is_control());
+                let mut end = text.len().min(CLIPBOARD_LIMIT);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+                self.fb.set_clipboard(text);
             }
-            b"8" => {
-                // OSC 8 ; params ; uri — an extension (upstream ignores it).
-                if params.len() >= 3 {
-                    let uri = {
-                        let mut u = Vec::new();
-                        for (i, part) in params.iter().enumerate().skip(2) {
-                            if i > 2 {
-                                u.push(b';');
-                            }
-                            u.extend_from_slice(part);
-                        }
-                        u
-                    };
-                    if uri.is_empty() {
-                        self.fb.set_hyperlink(None);
-                    } else {
-                        let mut text = String::from_utf8_lossy(params[1]).into_owned();
-                        text.push(';');
-                        text.push_str(&String::from_utf8_lossy(&uri));
-                        text.retain(|c| !c.is_control());
-                        if text.len() <= 2048 {
-                            self.fb.set_hyperlink(Some(&text));
-                        }
+            // OSC 8 ; params ; uri — an extension (upstream ignores it).
+            b"8" if params.len() >= 3 => {
+                let uri = join(params, 2);
+                if uri.is_empty() {
+                    self.fb.set_hyperlink(None);
+                } else {
+                    let mut text = String::from_utf8_lossy(params[1]).into_owned();
+                    text.push(';');
+                    text.push_str(&String::from_utf8_lossy(&uri));
+                    text.retain(|c| !c.is_control());
+                    if text.len() <= MAX_LINK_BYTES {
+                        self.fb.set_hyperlink(Some(&text));
                     }
                 }
             }
@@ -296,8 +299,10 @@ impl Perform for Performer<'_> {
                     b"2" => (false, true),
                     _ => (true, true),
                 };
-                let prefix = first.len() + 1;
-                let mut text = String::from_utf8_lossy(&rest()).into_owned();
+                // Upstream keeps up to payload position 256: 254 characters after `0;`
+                // (255 after a bare `;`; we keep 254 so the text survives re-encoding).
+                let prefix = 2;
+                let mut text = String::from_utf8_lossy(&join(params, 1)).into_owned();
                 text.retain(|c| !c.is_control());
                 if let Some((idx, _)) = text
                     .char_indices()
@@ -312,7 +317,7 @@ impl Perform for Performer<'_> {
     }
 
     fn csi_dispatch(&mut self, params: &Params, intermediates: &[u8], ignore: bool, action: char) {
-        self.flush();
+        self.other();
         let mut p = [0u16; MAX_PARAMS];
         let mut n = 0;
         let mut colon = false;
@@ -332,6 +337,15 @@ impl Perform for Performer<'_> {
         }
         let p = &p[..n];
         let fb = &mut *self.fb;
+        // Every function clears the pending wrap except HT-like ones, SGR and DECSET/DECRST
+        // (§8.3), even when it turns out to do nothing (e.g. an invalid DECSTBM).
+        let keeps_wrap = matches!(
+            (intermediates, action),
+            ([], 'I' | 'Z' | 'g' | 'm') | ([b'?'], 'h' | 'l')
+        );
+        if !keeps_wrap {
+            fb.clear_pending_wrap();
+        }
         match (intermediates, action) {
             ([], 'A') => fb.cursor_up(param(p, 0, 1)),
             ([], 'B') => fb.cursor_down(param(p, 0, 1)),
@@ -428,7 +442,7 @@ impl Perform for Performer<'_> {
     }
 
     fn esc_dispatch(&mut self, intermediates: &[u8], ignore: bool, byte: u8) {
-        self.flush();
+        self.other();
         if ignore {
             self.fb.clear_pending_wrap();
             return;

@@ -197,6 +197,12 @@ pub struct Framebuffer {
     saved_main: Option<Vec<Arc<Row>>>,
 }
 
+/// Printable code points of width 1 that need no lookup (§8.10).
+#[inline]
+fn is_simple_char(c: char) -> bool {
+    matches!(c as u32, 0x20..=0x7e | 0xa0..=0xff)
+}
+
 fn check_size(width: usize, height: usize) -> Result<(), TerminalError> {
     if width == 0
         || height == 0
@@ -355,13 +361,13 @@ impl Framebuffer {
 
     /// Compares two cells, possibly of different framebuffers, with upstream's semantics.
     pub(crate) fn cells_equal(a: &Cell, fa: &Framebuffer, b: &Cell, fb: &Framebuffer) -> bool {
-        if a.rend != b.rend || a.compared_flags() != b.compared_flags() {
+        if !a.same_rendition(b) || a.compared_flags() != b.compared_flags() {
             return false;
         }
-        if a.content != b.content || a.content >= INTERNED_BASE {
-            if !fa.cell_text(a).same_drawn(&fb.cell_text(b)) {
-                return false;
-            }
+        if (a.content != b.content || a.content >= INTERNED_BASE)
+            && !fa.cell_text(a).same_drawn(&fb.cell_text(b))
+        {
+            return false;
         }
         if a.link != b.link || a.link != 0 {
             return fa.hyperlink(a) == fb.hyperlink(b);
@@ -411,9 +417,12 @@ impl Framebuffer {
         self.rows.get_mut(y).map(Arc::make_mut)
     }
 
+    /// Moves the cursor. Like upstream, every motion snaps the row into the limits (the
+    /// scroll region in origin mode, else the screen) and the column onto the screen.
     pub(crate) fn set_cursor(&mut self, row: usize, col: usize) {
+        let (lo, hi) = self.row_limits();
         self.cursor = Point {
-            row: row.min(self.height - 1),
+            row: row.clamp(lo, hi),
             col: col.min(self.width - 1),
         };
         self.pending_wrap = false;
@@ -555,39 +564,34 @@ impl Framebuffer {
         let mut i = 0;
         while i < chars.len() {
             // Fast path: narrow characters on one row without wrapping or inserting.
-            if !self.pending_wrap && !self.modes.insert {
-                let y = self.cursor.row;
-                let width = self.width;
-                let rend = self.rend;
-                let link = self.link;
-                let erase = self.erase_rend();
-                let mut col = self.cursor.col;
-                let mut last = None;
-                if let Some(row) = self.rows.get_mut(y).map(Arc::make_mut) {
-                    while let Some(&c) = chars.get(i) {
-                        let u = c as u32;
-                        if !((0x20..0x7f).contains(&u) || (0xa0..=0xff).contains(&u))
-                            || col + 1 >= width
-                        {
-                            break;
-                        }
+            let (lo, hi) = self.row_limits();
+            if !self.pending_wrap && !self.modes.insert && (lo..=hi).contains(&self.cursor.row) {
+                let (y, col) = (self.cursor.row, self.cursor.col);
+                let room = (self.width - 1).saturating_sub(col);
+                let rest = chars.get(i..).unwrap_or_default();
+                let run = rest
+                    .iter()
+                    .take(room)
+                    .take_while(|&&c| is_simple_char(c))
+                    .count();
+                if run > 0 {
+                    let proto = Cell::new(0, self.rend, 0, self.link);
+                    let erase = self.erase_rend();
+                    if let Some(row) = self.rows.get_mut(y).map(Arc::make_mut) {
                         Self::prepare_write(row, col, 1, erase);
-                        if let Some(cell) = row.cells.get_mut(col) {
-                            *cell = Cell {
-                                content: u,
-                                rend,
-                                flags: 0,
-                                link,
-                            };
+                        if let Some(dst) = row.cells.get_mut(col..col + run) {
+                            for (cell, &c) in dst.iter_mut().zip(rest) {
+                                *cell = proto.with_content(c as u32);
+                            }
                         }
-                        last = Some(col);
-                        col += 1;
-                        i += 1;
                     }
-                }
-                if let Some(last) = last {
-                    self.cursor.col = col;
-                    self.target = GraphemeTarget::Cell(Point { row: y, col: last });
+                    self.cursor.col = col + run;
+                    self.target = GraphemeTarget::Cell(Point {
+                        row: y,
+                        col: col + run - 1,
+                    });
+                    i += run;
+                    continue;
                 }
             }
             if let Some(&c) = chars.get(i) {
@@ -630,12 +634,12 @@ impl Framebuffer {
         }
         let (y, x) = (self.cursor.row, self.cursor.col);
         let erase = self.erase_rend();
-        let cell = Cell {
-            content: c as u32,
-            rend: self.rend,
-            flags: if w == 2 { FLAG_WIDE } else { 0 },
-            link: self.link,
-        };
+        let cell = Cell::new(
+            c as u32,
+            self.rend,
+            if w == 2 { FLAG_WIDE } else { 0 },
+            self.link,
+        );
         if let Some(row) = self.row_mut(y) {
             Self::prepare_write(row, x, w, erase);
             if let Some(slot) = row.cells.get_mut(x) {
@@ -647,6 +651,8 @@ impl Framebuffer {
     }
 
     fn advance(&mut self, w: usize) {
+        let (lo, hi) = self.row_limits();
+        self.cursor.row = self.cursor.row.clamp(lo, hi);
         if self.cursor.col + w >= self.width {
             self.cursor.col = self.width - 1;
             self.pending_wrap = true;
@@ -943,22 +949,20 @@ impl Framebuffer {
     pub(crate) fn scroll_down(&mut self, n: usize) {
         self.scroll_region_down(self.top, self.bottom, n);
     }
-    /// IL: only inside the region; cursor to column 0.
+    /// IL: only inside the region; the cursor goes to column 0 in any case (upstream).
     pub(crate) fn insert_lines(&mut self, n: usize) {
         let y = self.cursor.row;
-        if y < self.top || y > self.bottom {
-            return;
+        if y >= self.top && y <= self.bottom {
+            self.scroll_region_down(y, self.bottom, n);
         }
-        self.scroll_region_down(y, self.bottom, n);
         self.set_cursor(y, 0);
     }
-    /// DL: only inside the region; cursor to column 0.
+    /// DL: only inside the region; the cursor goes to column 0 in any case (upstream).
     pub(crate) fn delete_lines(&mut self, n: usize) {
         let y = self.cursor.row;
-        if y < self.top || y > self.bottom {
-            return;
+        if y >= self.top && y <= self.bottom {
+            self.scroll_region_up(y, self.bottom, n);
         }
-        self.scroll_region_up(y, self.bottom, n);
         self.set_cursor(y, 0);
     }
 
@@ -980,12 +984,7 @@ impl Framebuffer {
         for y in 0..self.height {
             if let Some(row) = self.row_mut(y) {
                 for cell in &mut row.cells {
-                    *cell = Cell {
-                        content: u32::from('E'),
-                        rend: erase,
-                        flags: 0,
-                        link: 0,
-                    };
+                    *cell = Cell::new(u32::from('E'), erase, 0, 0);
                 }
             }
         }

@@ -19,6 +19,7 @@ mod emulator;
 mod framebuffer;
 mod input;
 mod width;
+mod width_table;
 
 pub use cell::{Attrs, Cell, CellText, Color, Rendition, Row};
 pub use framebuffer::{Framebuffer, Modes, MouseEncoding, MouseMode, Point};
@@ -60,6 +61,49 @@ struct PreFilter {
     after_esc: bool,
     /// Inside an OSC string: bytes of payload seen so far.
     osc_len: Option<usize>,
+}
+
+/// Start of the first run of at least 16 printable ASCII bytes.
+fn long_printable_run(bytes: &[u8]) -> Option<usize> {
+    let mut run = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if (0x20..0x7f).contains(b) {
+            run += 1;
+            if run == 16 {
+                return Some(i + 1 - 16);
+            }
+        } else {
+            run = 0;
+        }
+    }
+    None
+}
+
+/// Index of the first ESC or `C2` byte (or the length): eight bytes at a time.
+#[inline]
+fn find_special(bytes: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_byte = |w: u64, b: u8| {
+        let x = w ^ (LO * u64::from(b));
+        x.wrapping_sub(LO) & !x & HI != 0
+    };
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let Ok(arr) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_le_bytes(arr);
+        if has_byte(w, 0x1b) || has_byte(w, 0xc2) {
+            break;
+        }
+        i += 8;
+    }
+    let tail = bytes.get(i..).unwrap_or_default();
+    i + tail
+        .iter()
+        .position(|&b| b == 0x1b || b == 0xc2)
+        .unwrap_or(tail.len())
 }
 
 impl PreFilter {
@@ -120,11 +164,13 @@ impl PreFilter {
             }
         }
         while i < input.len() {
-            let b = input[i];
-            if self.osc_len.is_none() && !self.after_esc && b != 0x1b && b != 0xc2 {
-                i += 1;
-                continue;
+            if self.osc_len.is_none() && !self.after_esc {
+                i += find_special(input.get(i..).unwrap_or_default());
+                if i >= input.len() {
+                    break;
+                }
             }
+            let b = input[i];
             if b == 0xc2 {
                 match input.get(i + 1) {
                     None => {
@@ -170,6 +216,8 @@ pub struct Terminal {
     fb: Framebuffer,
     replies: Vec<u8>,
     pending: Vec<char>,
+    /// The parser is in the ground state with no partial UTF-8 sequence.
+    ground: bool,
     input: UserInput,
 }
 
@@ -189,7 +237,8 @@ impl Clone for Terminal {
             fb: self.fb.clone(),
             replies: self.replies.clone(),
             pending: Vec::new(),
-            input: self.input.clone(),
+            ground: true,
+            input: self.input,
         }
     }
 }
@@ -208,6 +257,7 @@ impl Terminal {
             fb,
             replies: Vec::new(),
             pending: Vec::new(),
+            ground: true,
             input: UserInput::default(),
         }
     }
@@ -221,14 +271,48 @@ impl Terminal {
             fb,
             replies,
             pending,
+            ground,
             ..
         } = self;
         let mut perf = emulator::Performer {
             fb,
             replies,
             pending,
+            last_print: None,
         };
-        filter.run(bytes, |chunk| parser.advance(&mut perf, chunk));
+        filter.run(bytes, |chunk| {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                // Fast path: the parser is known to be in the ground state with no partial
+                // UTF-8, so printable ASCII is printed without going through it.
+                if *ground {
+                    let n = rest
+                        .iter()
+                        .take_while(|b| (0x20..0x7f).contains(*b))
+                        .count();
+                    perf.pending
+                        .extend(rest[..n].iter().map(|&b| char::from(b)));
+                    rest = &rest[n..];
+                    if rest.is_empty() {
+                        break;
+                    }
+                }
+                // Hand the parser everything up to the first character of the next long
+                // printable run; if it printed that character it is back in the ground state.
+                let cut = long_printable_run(rest).map_or(rest.len(), |i| i + 1);
+                let (head, tail) = rest.split_at(cut);
+                let (body, last) = head.split_at(head.len().saturating_sub(1));
+                parser.advance(&mut perf, body);
+                // The final byte alone: if the parser printed it, it is in the ground state.
+                perf.last_print = None;
+                parser.advance(&mut perf, last);
+                *ground = match last.first() {
+                    Some(&b) if (0x20..0x7f).contains(&b) => perf.last_print == Some(char::from(b)),
+                    _ => false,
+                };
+                rest = tail;
+            }
+        });
         perf.flush();
     }
 
@@ -251,6 +335,7 @@ impl Terminal {
     pub fn reset_input(&mut self) {
         self.parser = vte::Parser::new();
         self.filter = PreFilter::default();
+        self.ground = true;
     }
 
     /// Translates bytes typed by the user (arriving in application-cursor-key form from the
@@ -263,6 +348,7 @@ impl Terminal {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

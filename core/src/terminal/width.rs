@@ -19,19 +19,19 @@ pub fn char_width(c: char) -> Option<u8> {
     c.width().map(|w| w.min(2) as u8)
 }
 
-/// Places where the `unicode-width` crate and glibc's `wcwidth` (C.UTF-8, glibc 2.3x) disagree.
+/// Places where the `unicode-width` crate and glibc's `wcwidth` disagree (mostly code points
+/// unassigned in glibc's Unicode version, which glibc reports as unprintable).
 fn glibc_override(u: u32) -> Option<Option<u8>> {
-    match u {
-        // Hangul Jamo medial vowels and final consonants: glibc treats them as combining.
-        0x1160..=0x11ff => Some(Some(0)),
-        // Soft hyphen is outside this path (Latin-1); zero width space and friends: 0.
-        0x200b => Some(Some(0)),
-        // Surrogates and non-characters cannot reach here (not `char`s / unassigned).
+    let table = super::width_table::GLIBC_OVERRIDES;
+    let i = table.partition_point(|&(_, last, _)| last < u);
+    match table.get(i) {
+        Some(&(first, _, w)) if first <= u => Some(u8::try_from(w).ok()),
         _ => None,
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -44,5 +44,8 @@ mod tests {
         assert_eq!(char_width('\u{1f600}'), Some(2));
         assert_eq!(char_width('\u{7f}'), None);
         assert_eq!(char_width('\u{1b}'), None);
+        // glibc: Hangul medial vowels combine; unassigned code points are unprintable.
+        assert_eq!(char_width('\u{1160}'), Some(0));
+        assert_eq!(char_width('\u{378}'), None);
     }
 }

@@ -198,14 +198,24 @@ mod tests {
     fn remote_diff_never_replays_repeated_keystrokes() {
         let mut r = Receiver::new(UserStream::new(), 0);
         let mut s: Sender<UserStream> = Sender::new(UserStream::new(), 0, 1);
-        let typed = [b"\x7f".as_slice(), b"\x7f", b"\x7f\x7f", b"o", b"\x7f", b"ab"];
+        let typed = [
+            b"\x7f".as_slice(),
+            b"\x7f",
+            b"\x7f\x7f",
+            b"o",
+            b"\x7f",
+            b"ab",
+        ];
         let mut all = Vec::new();
         let mut got = Vec::new();
         for (i, chunk) in typed.iter().enumerate() {
             let (old, new) = (i as u64, i as u64 + 1);
             // Each state is diffed from the previous one; the peer throws away all but it.
             let inst = TransportInstruction::new(old, new, 0, old, diff(chunk), vec![]);
-            assert_eq!(r.process(new, &inst, &mut s).unwrap(), Outcome::NewLatest(new));
+            assert_eq!(
+                r.process(new, &inst, &mut s).unwrap(),
+                Outcome::NewLatest(new)
+            );
             all.extend_from_slice(chunk);
             let mut fresh = UserStream::new();
             fresh.apply_diff(&r.take_remote_diff()).unwrap();

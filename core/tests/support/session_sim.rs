@@ -31,7 +31,11 @@ impl Editor {
             .iter()
             .map(|l| l.chars().collect())
             .collect();
-        let mut e = Editor { lines, row: 1, col: 4 };
+        let mut e = Editor {
+            lines,
+            row: 1,
+            col: 4,
+        };
         let out = e.redraw();
         (e, out)
     }
@@ -160,17 +164,13 @@ impl FakeShell {
                 let seq = self.esc.clone();
                 match seq.as_slice() {
                     [0x1b] | [0x1b, b'['] | [0x1b, b'O'] => continue,
-                    [0x1b, b'[' | b'O', b'D'] => {
-                        if self.pos > 0 {
-                            self.pos -= 1;
-                            out.push('\x08');
-                        }
+                    [0x1b, b'[' | b'O', b'D'] if self.pos > 0 => {
+                        self.pos -= 1;
+                        out.push('\x08');
                     }
-                    [0x1b, b'[' | b'O', b'C'] => {
-                        if self.pos < self.line.len() {
-                            out.push(self.line[self.pos]);
-                            self.pos += 1;
-                        }
+                    [0x1b, b'[' | b'O', b'C'] if self.pos < self.line.len() => {
+                        out.push(self.line[self.pos]);
+                        self.pos += 1;
                     }
                     _ => {}
                 }
