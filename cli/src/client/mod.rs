@@ -1,0 +1,1 @@
+//! moshkit-client logic.

@@ -1,0 +1,1 @@
+//! moshkit wrapper logic.
