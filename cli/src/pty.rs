@@ -90,8 +90,9 @@ fn sys(what: &'static str) -> impl FnOnce(Errno) -> PtyError {
 pub enum ReleaseMode {
     /// Exec at once.
     Immediate,
-    /// Wait until [`PtyChild::release`] closes a private pipe (later upstream versions; no
-    /// stray newline on the screen). MoshKit's default.
+    /// Wait until [`PtyChild::release`] writes to a private pipe (like later upstream
+    /// versions; no stray newline on the screen). If the pipe is closed without release
+    /// (the server died), the child exits without starting the program. MoshKit's default.
     Pipe,
     /// Wait for one line on the pty; [`PtyChild::release`] writes `"\n"` to the master
     /// (mosh 1.4.0: the echoed newline leaves the cursor on row 2).
@@ -256,13 +257,21 @@ impl PtyChild {
     pub fn release(&mut self, master: &PtyMaster) -> Result<(), PtyError> {
         match self.release.take() {
             Some(ReleaseMode::Pipe) => {
-                // Closing the write end gives the child EOF.
-                self.release_pipe = None;
+                // One byte releases the child; EOF without it makes the child give up.
+                if let Some(fd) = self.release_pipe.take() {
+                    nix::unistd::write(&fd, b"\n").map_err(sys("write(release pipe)"))?;
+                }
                 Ok(())
             }
             Some(ReleaseMode::Newline) => master.write_all(b"\n"),
             _ => Ok(()),
         }
+    }
+
+    /// Closes the release pipe without releasing: a [`ReleaseMode::Pipe`] child then exits
+    /// with status 1 instead of starting its program.
+    pub fn abandon_release(&mut self) {
+        self.release_pipe = None;
     }
 
     /// Whether [`PtyChild::release`] has been done (or was not needed).
@@ -423,9 +432,14 @@ pub fn spawn_in_pty(spec: &ChildSpec, size: WindowSize) -> Result<(PtyMaster, Pt
             match (spec.release, release_fd) {
                 (ReleaseMode::Pipe, Some(fd)) => loop {
                     let n = libc::read(fd, (&mut byte as *mut u8).cast(), 1);
-                    if n >= 0 || Errno::last_raw() != libc::EINTR {
+                    if n == 1 {
                         libc::close(fd);
                         break;
+                    }
+                    if n == 0 || Errno::last_raw() != libc::EINTR {
+                        // The server went away without releasing us: never start the
+                        // program.
+                        libc::_exit(1);
                     }
                 },
                 (ReleaseMode::Newline, _) => loop {

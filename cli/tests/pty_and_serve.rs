@@ -3,24 +3,12 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use moshkit_cli::pty::{ChildSpec, PtyMaster, PtyRead, ReleaseMode, WindowSize, spawn_in_pty};
+use moshkit_cli::pty::{PtyMaster, PtyRead, ReleaseMode, WindowSize, spawn_in_pty};
 use moshkit_cli::server::ServerConfig;
-use moshkit_cli::server::serve::{HostSession, ServeEnd, ServeParts, serve, server_signals};
+use moshkit_cli::server::serve::{ServeEnd, ServeParts, serve, server_signals};
 
-fn sh_spec(release: ReleaseMode) -> ChildSpec {
-    ChildSpec {
-        program: "/bin/sh".into(),
-        argv: vec!["sh".into()],
-        env: vec![
-            ("PATH".into(), "/usr/bin:/bin".into()),
-            ("TERM".into(), "xterm".into()),
-            ("PS1".into(), "$ ".into()),
-        ],
-        cwd: Some("/".into()),
-        banner: Vec::new(),
-        release,
-    }
-}
+mod common;
+use common::{PlainHost, sh_spec};
 
 /// Reads from the master until `needle` appears in the accumulated output (bounded).
 fn read_until(pty: &PtyMaster, needle: &str, limit: Duration) -> String {
@@ -145,80 +133,6 @@ fn newline_release_like_mosh_1_4() {
     );
 }
 
-/// A plaintext stand-in for the protocol host session: each datagram is a "client state"
-/// whose bytes are keystrokes (`!RESIZE c r` resizes, `!BYE` starts the client's shutdown);
-/// pty output is sent back verbatim to the last sender.
-#[derive(Default)]
-struct PlainHost {
-    remote: Option<SocketAddr>,
-    last_state: Option<Instant>,
-    to_pty: Vec<u8>,
-    outbox: Vec<Vec<u8>>,
-    resize: Option<WindowSize>,
-    shutting_down: bool,
-    finished: bool,
-}
-
-impl HostSession for PlainHost {
-    fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> bool {
-        self.remote = Some(from);
-        self.last_state = Some(now);
-        let text = String::from_utf8_lossy(datagram);
-        if let Some(rest) = text.strip_prefix("!RESIZE ") {
-            let mut it = rest
-                .split_whitespace()
-                .filter_map(|w| w.parse::<u16>().ok());
-            if let (Some(cols), Some(rows)) = (it.next(), it.next()) {
-                self.resize = Some(WindowSize { cols, rows });
-            }
-        } else if text == "!BYE" {
-            self.finished = true;
-        } else if text == "!ACK" {
-            if self.shutting_down {
-                self.finished = true;
-            }
-        } else {
-            self.to_pty.extend_from_slice(datagram);
-        }
-        true
-    }
-    fn host_output(&mut self, _now: Instant, bytes: &[u8]) {
-        self.outbox.push(bytes.to_vec());
-    }
-    fn take_pty_input(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.to_pty)
-    }
-    fn take_resize(&mut self) -> Option<WindowSize> {
-        self.resize.take()
-    }
-    fn poll_transmit(&mut self, _now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
-        let to = self.remote?;
-        if self.outbox.is_empty() {
-            return None;
-        }
-        Some((to, self.outbox.remove(0)))
-    }
-    fn next_deadline(&self, now: Instant) -> Option<Instant> {
-        Some(now + Duration::from_millis(50))
-    }
-    fn last_client_state(&self) -> Option<Instant> {
-        self.last_state
-    }
-    fn has_remote(&self) -> bool {
-        self.remote.is_some()
-    }
-    fn start_shutdown(&mut self, _now: Instant) {
-        self.shutting_down = true;
-        self.outbox.push(b"!SHUTDOWN".to_vec());
-    }
-    fn shutdown_in_progress(&self) -> bool {
-        self.shutting_down
-    }
-    fn finished(&self, _now: Instant) -> bool {
-        self.finished
-    }
-}
-
 fn start_loop(
     release: ReleaseMode,
     config: ServerConfig,
@@ -240,9 +154,12 @@ fn start_loop(
             signals,
             config,
         };
-        let (end, mut parts) = serve(&mut host, parts).expect("serve");
-        let pid = parts
-            .child
+        let (end, parts) = serve(&mut host, parts).expect("serve");
+        // Closing the master (and the release pipe) hangs up the application, as the
+        // server does on exit.
+        let ServeParts { mut child, pty, .. } = parts;
+        drop(pty);
+        let pid = child
             .wait_timeout(Duration::from_secs(5))
             .ok()
             .flatten()
@@ -311,4 +228,30 @@ fn serve_loop_network_timeout_without_client_ends_immediately() {
         ServeEnd::Immediate(moshkit_cli::server::serve::ShutdownReason::Idle)
     );
     assert!(took >= Duration::from_millis(1400) && took < Duration::from_secs(10));
+}
+
+#[test]
+fn unreleased_child_never_starts_the_program() {
+    let dir = std::env::temp_dir().join(format!("moshkit-unreleased-{}", std::process::id()));
+    let marker = dir.join("ran");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut spec = sh_spec(ReleaseMode::Pipe);
+    spec.argv = vec![
+        "sh".into(),
+        "-c".into(),
+        format!("touch '{}'", marker.display()).into(),
+    ];
+    let (pty, mut child) = spawn_in_pty(&spec, WindowSize::DEFAULT).expect("spawn");
+    let pid = child.pid();
+    // Simulate the server going away: the release pipe is closed without a release (the
+    // pty stays open so only the pipe matters).
+    child.abandon_release();
+    let status = child.wait_timeout(Duration::from_secs(10)).expect("wait");
+    drop(pty);
+    assert!(matches!(
+        status,
+        Some(nix::sys::wait::WaitStatus::Exited(p, 1)) if p.as_raw() == pid
+    ));
+    assert!(!marker.exists());
+    let _ = std::fs::remove_dir_all(dir);
 }
