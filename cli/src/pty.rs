@@ -368,6 +368,12 @@ pub fn spawn_in_pty(spec: &ChildSpec, size: WindowSize) -> Result<(PtyMaster, Pt
     exec_failed.extend_from_slice(b"\r\n");
 
     let pty = openpty(Some(&size.to_winsize()), None).map_err(sys("openpty"))?;
+    // Keep both ends out of programs that other threads start concurrently (a leaked slave
+    // would delay EOF/EIO on the master after the application exits).
+    for fd in [&pty.master, &pty.slave] {
+        use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(sys("fcntl"))?;
+    }
     if let Ok(mut t) = tcgetattr(&pty.slave) {
         t.input_flags |= InputFlags::IUTF8;
         let _ = tcsetattr(&pty.slave, SetArg::TCSANOW, &t);

@@ -226,6 +226,33 @@ mod tests {
     }
 
     #[test]
+    fn sigwinch_becomes_a_resize_event_with_the_new_size() {
+        let size = nix::pty::Winsize {
+            ws_row: 33,
+            ws_col: 111,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+        let signals = ClientSignals::install().expect("install");
+        signal_hook::low_level::raise(SIGWINCH).expect("raise");
+        let mut fds = [nix::poll::PollFd::new(
+            signals.fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(2000u16)).expect("poll");
+        assert_eq!(n, 1);
+        assert_eq!(
+            signals.events(pty.slave.as_fd()),
+            vec![ClientEvent::Resize(WindowSize {
+                cols: 111,
+                rows: 33
+            })]
+        );
+        assert!(signals.events(pty.slave.as_fd()).is_empty());
+    }
+
+    #[test]
     fn raw_mode_is_applied_and_restored_on_a_pty() {
         use nix::sys::termios::LocalFlags;
         let pty = nix::pty::openpty(None, None).expect("openpty");
