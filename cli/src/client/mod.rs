@@ -1,0 +1,136 @@
+//! `moshkit-client`: everything except the client session itself.
+
+pub mod args;
+pub mod escape;
+pub mod terminal;
+pub mod terminfo;
+
+use std::net::SocketAddr;
+
+use thiserror::Error;
+
+use crate::pty::WindowSize;
+use args::ClientPrefs;
+use terminfo::TermCaps;
+
+/// The last line the client prints on stdout (kept identical to upstream for scripts).
+pub const EXITING: &str = "[mosh is exiting.]";
+
+/// Version text (`--version`, and first part of `--help`).
+pub fn version_banner() -> String {
+    format!(
+        "moshkit-client (moshkit {}) [wire-compatible with mosh 1.4, protocol 2]\nLicense: MIT OR Apache-2.0.\nThis is free software: you are free to change and redistribute it.\nThere is NO WARRANTY, to the extent permitted by law.",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The diagnostic printed (stderr) when the session never connected.
+pub fn never_connected_message(server: SocketAddr) -> String {
+    let port = server.port();
+    format!(
+        "moshkit did not make a successful connection to {}:{port}.\nPlease verify that UDP port {port} is not firewalled and can reach the server.\n(By default, mosh uses a UDP port between 60000 and 61000. The -p option\nselects a specific UDP port number.)",
+        server.ip()
+    )
+}
+
+/// The warning printed (stderr) when a connected session did not shut down cleanly.
+pub const UNCLEAN_MESSAGE: &str = "moshkit did not shut down cleanly. Please note that the\nmoshkit-server process may still be running on the server.";
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOutcome {
+    /// Whether a server state was ever received.
+    pub connected: bool,
+    /// Whether the shutdown handshake completed.
+    pub clean: bool,
+}
+
+impl SessionOutcome {
+    /// Messages for stderr, then the stdout line, then the exit status — §9.1 "Exit".
+    pub fn farewell(&self, server: SocketAddr) -> (Option<String>, &'static str, u8) {
+        let warning = if !self.connected {
+            Some(never_connected_message(server))
+        } else if !self.clean {
+            Some(UNCLEAN_MESSAGE.to_string())
+        } else {
+            None
+        };
+        (warning, EXITING, if self.clean { 0 } else { 1 })
+    }
+}
+
+/// Everything the client session needs, prepared by the binary.
+#[derive(Debug)]
+pub struct ClientContext {
+    /// Server address.
+    pub server: SocketAddr,
+    /// Key, prediction mode, escape key, terminal-init flags.
+    pub prefs: ClientPrefs,
+    /// Capabilities of the user's terminal (`ech`, `bce`, smcup/rmcup).
+    pub caps: TermCaps,
+    /// Window size at start.
+    pub initial_size: WindowSize,
+    /// Signal events (SIGWINCH → resize, SIGCONT, SIGTERM/SIGINT/SIGHUP/SIGPIPE).
+    pub signals: terminal::ClientSignals,
+    /// The raw-mode guard (use `restore`/`reenter` around a suspend).
+    pub raw: terminal::RawModeGuard,
+}
+
+/// Client session failures.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The protocol client session is not part of this build yet (see [`run_session`]).
+    #[error("the mosh client session is not integrated into this build yet")]
+    NotIntegrated,
+    /// Fatal I/O.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// **The integration point of `moshkit-client`.** Runs the session until it ends.
+///
+/// To fill in once `moshkit-core` has its client session: create a UDP socket towards
+/// `ctx.server`, the transport with `ctx.prefs.key` and a blank remote terminal of
+/// `ctx.initial_size`, push a `Resize`; then loop per reference §9.1 — poll socket, stdin and
+/// `ctx.signals.fd()`; feed stdin through [`escape::EscapeState`] (Quit → shutdown, Suspend →
+/// write [`terminal::close_string`] + [`terminal::SUSPENDED_MESSAGE`], `ctx.raw.restore()`,
+/// SIGSTOP the process group, then on continue `ctx.raw.reenter()` + init string + full
+/// repaint); Resize events → user-stream resize; Terminate → shutdown; paint frames with the
+/// notification bar (`ctx.prefs.escape.quit_hint()`) and predictions. Return whether it ever
+/// connected and whether it ended cleanly; the binary prints the farewell.
+pub fn run_session(ctx: &mut ClientContext) -> Result<SessionOutcome, ClientError> {
+    let _ = ctx;
+    Err(ClientError::NotIntegrated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn farewell_messages() {
+        let server: SocketAddr = "127.0.0.1:60991".parse().expect("addr");
+        let never = SessionOutcome {
+            connected: false,
+            clean: false,
+        };
+        let (w, last, code) = never.farewell(server);
+        assert_eq!(
+            w.as_deref(),
+            Some(
+                "moshkit did not make a successful connection to 127.0.0.1:60991.\nPlease verify that UDP port 60991 is not firewalled and can reach the server.\n(By default, mosh uses a UDP port between 60000 and 61000. The -p option\nselects a specific UDP port number.)"
+            )
+        );
+        assert_eq!((last, code), ("[mosh is exiting.]", 1));
+        let unclean = SessionOutcome {
+            connected: true,
+            clean: false,
+        };
+        assert_eq!(unclean.farewell(server).0.as_deref(), Some(UNCLEAN_MESSAGE));
+        let clean = SessionOutcome {
+            connected: true,
+            clean: true,
+        };
+        assert_eq!(clean.farewell(server), (None, EXITING, 0));
+    }
+}
