@@ -6,7 +6,10 @@
 #   c-static  ffi/examples/keys.c linked against libmoshkit.a, run
 #   c-shared  ffi/examples/keys.c linked against libmoshkit.so, run
 #   kotlin    bindings/tests/MoshKitTest.kt + generated Kotlin, kotlinc, run on the JVM with JNA
+#             (with the Android LogcatSink helper against a stub android.util.Log)
 #   swift     bindings/tests/main.swift + generated Swift, via scripts/swift-check.sh (chroot)
+#   packaging android/ and ios/ layouts: scripts parse, ios/Sources links the generated Swift;
+#             with ANDROID_NDK_HOME set, android/build-jnilibs.sh builds the four ABIs
 #   <target>  staticlib compile check for aarch64-linux-android, armv7-linux-androideabi,
 #             x86_64-linux-android, aarch64-apple-ios (no NDK/Xcode needed for a staticlib)
 #
@@ -104,13 +107,32 @@ c_shared() {
 kotlin() {
   ensure_kotlin
   "$KOTLINC" -nowarn -cp /usr/share/java/jna.jar -include-runtime -d "$WORK/kotlin-test.jar" \
-    bindings/kotlin/org/moshkit/moshkit.kt bindings/tests/MoshKitTest.kt
+    bindings/kotlin/org/moshkit/moshkit.kt bindings/tests/MoshKitTest.kt \
+    android/src/main/kotlin/org/moshkit/android/LogcatSink.kt bindings/tests/android-stub/Log.kt
   java -Djna.library.path="$DEBUG_DIR" -cp "$WORK/kotlin-test.jar:/usr/share/java/jna.jar" \
     MoshKitTestKt
 }
 
 swift() {
   scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
+}
+
+packaging() {
+  bash -n android/build-jnilibs.sh
+  bash -n ios/build-xcframework.sh
+  cmp ios/Sources/MoshKit/MoshKit.swift bindings/swift/MoshKit.swift
+  grep -q '"../bindings/kotlin"' android/build.gradle.kts
+  grep -q 'binaryTarget(name: "MoshKitFFI", path: "MoshKit.xcframework")' ios/Package.swift
+  if [ -n "${ANDROID_NDK_HOME:-}" ]; then
+    android/build-jnilibs.sh
+  else
+    # Without an NDK the script must refuse clearly, not half-build.
+    if env -u ANDROID_NDK_ROOT android/build-jnilibs.sh 2>"$WORK/jnilibs.err"; then
+      echo "build-jnilibs.sh succeeded without an NDK?"; return 1
+    fi
+    grep -q "set ANDROID_NDK_HOME" "$WORK/jnilibs.err"
+    echo "ANDROID_NDK_HOME not set: jniLibs not built (compile checks below cover Android)"
+  fi
 }
 
 staticlib() {
@@ -121,7 +143,7 @@ staticlib() {
 }
 
 export -f apt_install ensure_c_tools ensure_kotlin rust_tests fresh headers c_static c_shared \
-  kotlin swift staticlib
+  kotlin swift packaging staticlib
 export ROOT_DIR WORK DEBUG_DIR SUDO APT_UPDATED
 
 # --- run --------------------------------------------------------------------------------------
@@ -136,6 +158,7 @@ step c-static 300 c_static
 step c-shared 300 c_shared
 step kotlin 900 kotlin
 step swift 1200 swift
+step packaging 1800 packaging
 for t in aarch64-linux-android armv7-linux-androideabi x86_64-linux-android aarch64-apple-ios; do
   step "$t" 900 staticlib "$t"
 done

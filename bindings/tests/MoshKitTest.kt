@@ -3,7 +3,9 @@
 // Checks the generated Kotlin bindings (bindings/kotlin, package org.moshkit) against the real
 // libmoshkit on the JVM through JNA. Run by scripts/test-bindings.sh; a failed check() throws,
 // which exits non-zero.
+import android.util.Log
 import org.moshkit.*
+import org.moshkit.android.LogcatSink
 import java.util.Collections
 
 fun bytes(vararg b: Int) = ByteArray(b.size) { b[it].toByte() }
@@ -104,6 +106,17 @@ fun main() {
     setLogSink(RecordingSink(), LogLevel.TRACE)
     clearLogSink()
     expect(sink.records.size == before) { "record after the sink was replaced" }
+
+    // The Android helper (android/src/main/kotlin) forwards to logcat (a stub here).
+    LogcatSink.install(LogLevel.DEBUG, tag = "MoshKitTest")
+    try { validateSessionKey("bad") } catch (_: MoshKitException) {}
+    clearLogSink()
+    expect(Log.lines.contains(Triple(Log.INFO, "MoshKitTest", "moshkit::ffi: log sink installed (max level Debug)"))) {
+        "logcat: ${Log.lines}"
+    }
+    expect(Log.lines.any { it.first == Log.DEBUG && "session key rejected" in it.third }) {
+        "logcat: ${Log.lines}"
+    }
 
     println("kotlin: $checks checks passed")
 }
