@@ -5,6 +5,7 @@
 #   headers   include/moshkit.h compiles as C11 and C++17; uniffi's MoshKitFFI.h as C11
 #   c-static  ffi/examples/keys.c linked against libmoshkit.a, run
 #   c-shared  ffi/examples/keys.c linked against libmoshkit.so, run
+#   c-asan    the same with AddressSanitizer + UBSan (and leak checking), run
 #   kotlin    bindings/tests/MoshKitTest.kt + generated Kotlin, kotlinc, run on the JVM with JNA
 #             (with the Android LogcatSink helper against a stub android.util.Log)
 #   swift     bindings/tests/main.swift + generated Swift, via scripts/swift-check.sh (chroot)
@@ -104,6 +105,16 @@ c_shared() {
   "$WORK/keys-shared"
 }
 
+c_asan() {
+  ensure_c_tools
+  # AddressSanitizer + UBSan on the C side; ASan also intercepts the library's memcpy into
+  # caller buffers, so an out-of-bounds write through moshkit_encode_key would be caught.
+  gcc -std=c11 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    -I include ffi/examples/keys.c -L "$DEBUG_DIR" -lmoshkit -Wl,-rpath,"$DEBUG_DIR" \
+    -o "$WORK/keys-asan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$WORK/keys-asan"
+}
+
 kotlin() {
   ensure_kotlin
   "$KOTLINC" -nowarn -cp /usr/share/java/jna.jar -include-runtime -d "$WORK/kotlin-test.jar" \
@@ -142,7 +153,7 @@ staticlib() {
   ls -l "$CARGO_TARGET_DIR/$target/release/libmoshkit.a"
 }
 
-export -f apt_install ensure_c_tools ensure_kotlin rust_tests fresh headers c_static c_shared \
+export -f apt_install ensure_c_tools ensure_kotlin rust_tests fresh headers c_static c_shared c_asan \
   kotlin swift packaging staticlib
 export ROOT_DIR WORK DEBUG_DIR SUDO APT_UPDATED
 
@@ -156,6 +167,7 @@ fi
 step headers 300 headers
 step c-static 300 c_static
 step c-shared 300 c_shared
+step c-asan 300 c_asan
 step kotlin 900 kotlin
 step swift 1200 swift
 step packaging 1800 packaging

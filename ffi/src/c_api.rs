@@ -163,6 +163,16 @@ impl From<MoshKitError> for CError {
     }
 }
 
+impl From<crate::handles::HandleError> for CError {
+    fn from(e: crate::handles::HandleError) -> CError {
+        let status = match e {
+            crate::handles::HandleError::Null => MoshkitStatus::NullPointer,
+            crate::handles::HandleError::Invalid => MoshkitStatus::InvalidHandle,
+        };
+        CError::new(status, e.to_string())
+    }
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
 }
@@ -684,6 +694,33 @@ mod tests {
             assert_eq!(st, MoshkitStatus::InvalidArgument);
             assert_eq!(last_error().as_deref(), Some("unknown key kind 16"));
         }
+    }
+
+    #[test]
+    fn last_error_is_per_thread() {
+        // SAFETY: valid C string.
+        let st = unsafe { moshkit_validate_session_key(c"short".as_ptr()) };
+        assert_eq!(st, MoshkitStatus::InvalidKey);
+        let other = std::thread::spawn(last_error).join().expect("thread");
+        assert_eq!(other, None);
+        assert!(last_error().is_some());
+    }
+
+    #[test]
+    fn handle_errors_map_to_statuses() {
+        use crate::handles::{HandleError, HandleRegistry};
+        let reg: HandleRegistry<()> = HandleRegistry::new();
+        let st = call(|| {
+            reg.get_ptr(std::ptr::null::<c_void>())
+                .map(drop)
+                .map_err(CError::from)
+        });
+        assert_eq!(st, MoshkitStatus::NullPointer);
+        let freed: *mut c_void = reg.insert(()).expect("room").into_ptr();
+        assert!(reg.remove_ptr(freed).is_ok());
+        let st = call(|| reg.remove_ptr(freed).map(drop).map_err(CError::from));
+        assert_eq!(st, MoshkitStatus::InvalidHandle);
+        assert_eq!(last_error(), Some(HandleError::Invalid.to_string()));
     }
 
     #[test]

@@ -51,6 +51,17 @@ impl Handle {
     }
 }
 
+/// Why a pointer from C does not name a live object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HandleError {
+    /// The pointer is NULL.
+    #[error("handle is NULL")]
+    Null,
+    /// The pointer was freed already, or was never issued by this registry.
+    #[error("handle is unknown or already freed")]
+    Invalid,
+}
+
 struct Slot<T> {
     generation: usize,
     value: Option<Arc<T>>,
@@ -141,6 +152,19 @@ impl<T> HandleRegistry<T> {
         Some(value)
     }
 
+    /// The object behind a pointer from C (see [`Handle::into_ptr`]).
+    pub fn get_ptr<P>(&self, ptr: *const P) -> Result<Arc<T>, HandleError> {
+        let handle = Handle::from_ptr(ptr).ok_or(HandleError::Null)?;
+        self.get(handle).ok_or(HandleError::Invalid)
+    }
+
+    /// Frees the handle behind a pointer from C, returning its object; a second free of the
+    /// same pointer is [`HandleError::Invalid`].
+    pub fn remove_ptr<P>(&self, ptr: *const P) -> Result<Arc<T>, HandleError> {
+        let handle = Handle::from_ptr(ptr).ok_or(HandleError::Null)?;
+        self.remove(handle).ok_or(HandleError::Invalid)
+    }
+
     /// Number of live handles.
     pub fn len(&self) -> usize {
         let inner = self.lock();
@@ -208,6 +232,53 @@ mod tests {
         assert!(reg.remove(h).is_some());
         // A call that already looked the object up keeps it alive.
         assert_eq!(in_flight.as_str(), "session");
+    }
+
+    #[test]
+    fn pointer_api_as_a_c_session_would_use_it() {
+        // The shape of the coming moshkit_session_new / _free: opaque pointers in and out.
+        #[derive(Debug)]
+        enum MoshkitSession {}
+        let reg = HandleRegistry::new();
+        let session: *mut MoshkitSession = reg.insert(7u32).expect("room").into_ptr();
+        assert_eq!(reg.get_ptr(session).as_deref(), Ok(&7));
+        assert_eq!(reg.remove_ptr(session).as_deref(), Ok(&7));
+        assert_eq!(
+            reg.get_ptr(session),
+            Err(HandleError::Invalid),
+            "use after free"
+        );
+        assert_eq!(
+            reg.remove_ptr(session),
+            Err(HandleError::Invalid),
+            "double free"
+        );
+        assert_eq!(
+            reg.get_ptr(std::ptr::null::<MoshkitSession>()),
+            Err(HandleError::Null)
+        );
+    }
+
+    #[test]
+    fn concurrent_use() {
+        let reg = Arc::new(HandleRegistry::new());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let reg = Arc::clone(&reg);
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        let h = reg.insert((t, i)).expect("room");
+                        assert_eq!(reg.get(h).as_deref(), Some(&(t, i)));
+                        assert_eq!(reg.remove(h).as_deref(), Some(&(t, i)));
+                        assert!(reg.get(h).is_none());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert!(reg.is_empty());
     }
 
     #[test]
