@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "MoshKit",
-    platforms: [.iOS(.v13), .macOS(.v11)],
+    platforms: [.iOS(.v13)],
     products: [
         .library(name: "MoshKit", targets: ["MoshKit"]),
     ],

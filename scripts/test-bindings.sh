@@ -117,7 +117,7 @@ c_asan() {
 
 kotlin() {
   ensure_kotlin
-  "$KOTLINC" -nowarn -cp /usr/share/java/jna.jar -include-runtime -d "$WORK/kotlin-test.jar" \
+  "$KOTLINC" -Werror -cp /usr/share/java/jna.jar -include-runtime -d "$WORK/kotlin-test.jar" \
     bindings/kotlin/org/moshkit/moshkit.kt bindings/tests/MoshKitTest.kt \
     android/src/main/kotlin/org/moshkit/android/LogcatSink.kt bindings/tests/android-stub/Log.kt
   java -Djna.library.path="$DEBUG_DIR" -cp "$WORK/kotlin-test.jar:/usr/share/java/jna.jar" \
@@ -125,7 +125,8 @@ kotlin() {
 }
 
 swift() {
-  scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
+  # Apps may build in Swift 6 language mode: the bindings must compile there without warnings.
+  SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
 }
 
 packaging() {

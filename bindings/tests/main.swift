@@ -6,7 +6,7 @@
 import Foundation
 
 var checks = 0
-func expect(_ cond: Bool, _ what: @autoclosure () -> String) {
+@MainActor func expect(_ cond: Bool, _ what: @autoclosure () -> String) {
     checks += 1
     precondition(cond, what())
 }
