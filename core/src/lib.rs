@@ -9,12 +9,17 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod connection;
 pub mod crypto;
 pub mod display;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod fragment;
 pub mod keys;
 pub mod overlay;
 pub mod packet;
 pub mod prediction;
+pub mod state;
 pub mod terminal;
+pub mod transport;
 pub mod wire;

@@ -1,0 +1,474 @@
+//! The sending half of SSP (reference §6.3): numbered states, the assumed receiver state, the
+//! frame and ack timers, prospective resends and the shutdown handshake's sending side.
+
+use std::collections::VecDeque;
+
+use super::{
+    ACK_DELAY_MS, ACK_INTERVAL_MS, ACTIVE_RETRY_TIMEOUT_MS, CHAFF_MODULUS, NEVER,
+    PROSPECTIVE_RESEND_LIMIT, PROSPECTIVE_RESEND_SLACK, RandomSource, SENT_STATES_MAX,
+    SENT_STATES_THIN_FROM_BACK, SHUTDOWN_NUM, SHUTDOWN_RETRIES, Timing,
+};
+use crate::state::SyncState;
+use crate::wire::TransportInstruction;
+
+/// A state that was sent: when, under which number, and its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentState<S> {
+    /// Time of the last transmission of this state (ms).
+    pub timestamp: u64,
+    /// State number.
+    pub num: u64,
+    /// The state.
+    pub state: S,
+}
+
+/// The sender of one side's state.
+#[derive(Debug, Clone)]
+pub struct Sender<S> {
+    current: S,
+    /// Front: newest state known to be held by the peer; back: last state sent. Never empty.
+    sent: VecDeque<SentState<S>>,
+    /// Index into `sent` of the state the receiver is assumed to hold.
+    assumed: usize,
+    next_ack_time: u64,
+    next_send_time: u64,
+    send_mindelay: u64,
+    mindelay_clock: Option<u64>,
+    /// Newest peer state received.
+    pub(crate) ack_num: u64,
+    /// A peer state with a non-empty diff was received and not yet acknowledged.
+    pub(crate) pending_data_ack: bool,
+    /// When the newest peer state was received.
+    pub(crate) last_heard: u64,
+    /// States sent at or before this time are not assumed received (set on a network change).
+    stale_before: Option<u64>,
+    shutdown_start: Option<u64>,
+    shutdown_tries: u32,
+}
+
+impl<S: SyncState> Sender<S> {
+    /// A sender whose state 0 is `initial`, created at `now`.
+    pub fn new(initial: S, now: u64, send_mindelay: u64) -> Self {
+        Sender {
+            current: initial.clone(),
+            sent: VecDeque::from([SentState {
+                timestamp: now,
+                num: 0,
+                state: initial,
+            }]),
+            assumed: 0,
+            next_ack_time: now,
+            next_send_time: now,
+            send_mindelay,
+            mindelay_clock: None,
+            ack_num: 0,
+            pending_data_ack: false,
+            last_heard: 0,
+            stale_before: None,
+            shutdown_start: None,
+            shutdown_tries: 0,
+        }
+    }
+
+    /// The current local state.
+    pub fn current(&self) -> &S {
+        &self.current
+    }
+
+    /// Replace the current state. Refused (returns `false`) once shutdown has started.
+    pub fn set_current(&mut self, state: S) -> bool {
+        if self.shutdown_start.is_some() {
+            return false;
+        }
+        self.current = state;
+        true
+    }
+
+    /// Mutate the current state in place. Refused once shutdown has started.
+    pub fn modify_current(&mut self, f: impl FnOnce(&mut S)) -> bool {
+        if self.shutdown_start.is_some() {
+            return false;
+        }
+        f(&mut self.current);
+        true
+    }
+
+    /// The sent-state queue (front first).
+    pub fn sent_states(&self) -> &VecDeque<SentState<S>> {
+        &self.sent
+    }
+
+    fn front(&self) -> &SentState<S> {
+        &self.sent[0]
+    }
+
+    fn back(&self) -> &SentState<S> {
+        &self.sent[self.sent.len() - 1]
+    }
+
+    /// Send time of the newest state the peer acknowledged (`last_roundtrip_success`, §4.7).
+    pub fn front_timestamp(&self) -> u64 {
+        self.front().timestamp
+    }
+
+    /// Number of the newest peer state received.
+    pub fn ack_num(&self) -> u64 {
+        self.ack_num
+    }
+
+    /// Whether [`Sender::start_shutdown`] was called.
+    pub fn shutdown_in_progress(&self) -> bool {
+        self.shutdown_start.is_some()
+    }
+
+    /// The peer acknowledged our shutdown state (§6.6).
+    pub fn shutdown_acknowledged(&self) -> bool {
+        self.front().num == SHUTDOWN_NUM
+    }
+
+    /// We gave up waiting for the peer to acknowledge our shutdown (§6.6).
+    pub fn shutdown_ack_timed_out(&self, now: u64) -> bool {
+        match self.shutdown_start {
+            Some(start) => {
+                self.shutdown_tries >= SHUTDOWN_RETRIES
+                    || now.saturating_sub(start) >= ACTIVE_RETRY_TIMEOUT_MS
+            }
+            None => false,
+        }
+    }
+
+    /// When the shutdown give-up time is reached, if shutting down.
+    pub fn shutdown_deadline(&self) -> Option<u64> {
+        self.shutdown_start
+            .map(|s| s.saturating_add(ACTIVE_RETRY_TIMEOUT_MS))
+    }
+
+    /// Begin the shutdown handshake (idempotent).
+    pub fn start_shutdown(&mut self, now: u64) {
+        if self.shutdown_start.is_none() {
+            self.shutdown_start = Some(now);
+        }
+    }
+
+    /// The network path changed: nothing sent so far is assumed to be in flight any more, and
+    /// an instruction goes out at once (MoshKit's addition for roaming phones).
+    pub fn network_changed(&mut self, now: u64) {
+        self.stale_before = Some(now);
+        self.next_ack_time = now;
+    }
+
+    /// Forget states older than the peer's acknowledgement (`process_acknowledgment_through`).
+    /// An ack for a state no longer held is ignored entirely.
+    pub fn process_acknowledgment_through(&mut self, ack: u64) {
+        if let Some(pos) = self.sent.iter().position(|s| s.num == ack) {
+            // States are appended in increasing number order, so everything before `pos` has a
+            // smaller number.
+            self.sent.drain(..pos);
+            self.assumed = self.assumed.saturating_sub(pos);
+        }
+    }
+
+    fn update_assumed_receiver_state(&mut self, now: u64, timing: Timing) {
+        self.assumed = 0;
+        let window = timing.rto_ms + ACK_DELAY_MS;
+        for i in 1..self.sent.len() {
+            let ts = self.sent[i].timestamp;
+            let stale = self.stale_before.is_some_and(|t| ts <= t);
+            // Upstream stops at the first stale entry (§6.3, §13).
+            if now.saturating_sub(ts) < window && !stale {
+                self.assumed = i;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn rationalize_states(&mut self) {
+        let known = self.front().state.clone();
+        self.current.subtract(&known);
+        for s in self.sent.iter_mut() {
+            s.state.subtract(&known);
+        }
+    }
+
+    /// `calculate_timers` (§6.3).
+    fn calculate_timers(&mut self, now: u64, timing: Timing) {
+        self.update_assumed_receiver_state(now, timing);
+        self.rationalize_states();
+        if self.pending_data_ack && self.next_ack_time > now.saturating_add(ACK_DELAY_MS) {
+            self.next_ack_time = now + ACK_DELAY_MS;
+        }
+        let back_ts = self.back().timestamp;
+        let retrying = self.last_heard.saturating_add(ACTIVE_RETRY_TIMEOUT_MS) > now;
+        if self.current != self.back().state {
+            let clock = *self.mindelay_clock.get_or_insert(now);
+            self.next_send_time =
+                (clock + self.send_mindelay).max(back_ts + timing.send_interval_ms);
+        } else if self.current != self.sent[self.assumed].state && retrying {
+            self.next_send_time = back_ts + timing.send_interval_ms;
+            if let Some(clock) = self.mindelay_clock {
+                self.next_send_time = self.next_send_time.max(clock + self.send_mindelay);
+            }
+        } else if self.current != self.front().state && retrying {
+            self.next_send_time = back_ts + timing.rto_ms + ACK_DELAY_MS;
+        } else {
+            self.next_send_time = NEVER;
+        }
+        if self.shutdown_start.is_some() || self.ack_num == SHUTDOWN_NUM {
+            self.next_ack_time = back_ts + timing.send_interval_ms;
+        }
+    }
+
+    /// The next time [`Sender::tick`] has something to do, computed as of `now`.
+    pub fn next_wakeup(&mut self, now: u64, timing: Timing) -> u64 {
+        self.calculate_timers(now, timing);
+        self.next_ack_time.min(self.next_send_time)
+    }
+
+    /// Upstream's `tick`: if a timer is due, the instruction to send now.
+    pub fn tick(
+        &mut self,
+        now: u64,
+        timing: Timing,
+        rng: &mut dyn RandomSource,
+    ) -> Option<TransportInstruction> {
+        self.calculate_timers(now, timing);
+        if now < self.next_ack_time && now < self.next_send_time {
+            return None;
+        }
+        let mut diff = self.current.diff_from(&self.sent[self.assumed].state);
+        self.attempt_prospective_resend_optimization(&mut diff);
+        if diff.is_empty() {
+            let mut out = None;
+            if now >= self.next_ack_time {
+                out = Some(self.send_empty_ack(now, rng));
+                self.mindelay_clock = None;
+            }
+            if now >= self.next_send_time {
+                self.next_send_time = NEVER;
+                self.mindelay_clock = None;
+            }
+            out
+        } else {
+            self.mindelay_clock = None;
+            Some(self.send_to_receiver(now, diff, rng))
+        }
+    }
+
+    fn attempt_prospective_resend_optimization(&mut self, diff: &mut Vec<u8>) {
+        if self.assumed == 0 {
+            return;
+        }
+        let resend = self.current.diff_from(&self.front().state);
+        if resend.len() <= diff.len()
+            || (resend.len() < PROSPECTIVE_RESEND_LIMIT
+                && resend.len() - diff.len() < PROSPECTIVE_RESEND_SLACK)
+        {
+            self.assumed = 0;
+            *diff = resend;
+        }
+    }
+
+    fn add_sent_state(&mut self, now: u64, num: u64, state: S) {
+        self.sent.push_back(SentState {
+            timestamp: now,
+            num,
+            state,
+        });
+        if self.sent.len() > SENT_STATES_MAX {
+            // Thin the middle: front (acknowledged) and recent states survive (§6.3).
+            let idx = self.sent.len() - SENT_STATES_THIN_FROM_BACK;
+            self.sent.remove(idx);
+        }
+    }
+
+    fn send_to_receiver(
+        &mut self,
+        now: u64,
+        diff: Vec<u8>,
+        rng: &mut dyn RandomSource,
+    ) -> TransportInstruction {
+        let back_num = self.back().num;
+        let mut new_num = if self.current == self.back().state {
+            back_num
+        } else {
+            back_num.saturating_add(1)
+        };
+        if self.shutdown_start.is_some() {
+            new_num = SHUTDOWN_NUM;
+        }
+        if new_num == back_num {
+            let last = self.sent.len() - 1;
+            self.sent[last].timestamp = now;
+        } else {
+            self.add_sent_state(now, new_num, self.current.clone());
+        }
+        let inst = self.make_instruction(diff, new_num, rng);
+        self.assumed = self.sent.len() - 1;
+        self.next_ack_time = now + ACK_INTERVAL_MS;
+        self.next_send_time = NEVER;
+        inst
+    }
+
+    fn send_empty_ack(&mut self, now: u64, rng: &mut dyn RandomSource) -> TransportInstruction {
+        let back_num = self.back().num;
+        let new_num = if self.shutdown_start.is_some() {
+            SHUTDOWN_NUM
+        } else {
+            back_num.saturating_add(1)
+        };
+        if new_num == back_num {
+            // Repeated shutdown state: refresh rather than queue a duplicate (same wire bytes).
+            let last = self.sent.len() - 1;
+            self.sent[last].timestamp = now;
+        } else {
+            self.add_sent_state(now, new_num, self.current.clone());
+        }
+        let inst = self.make_instruction(Vec::new(), new_num, rng);
+        self.next_ack_time = now + ACK_INTERVAL_MS;
+        self.next_send_time = NEVER;
+        inst
+    }
+
+    /// `send_in_fragments` minus the fragmenting, which the connection does.
+    fn make_instruction(
+        &mut self,
+        diff: Vec<u8>,
+        new_num: u64,
+        rng: &mut dyn RandomSource,
+    ) -> TransportInstruction {
+        if new_num == SHUTDOWN_NUM {
+            self.shutdown_tries = self.shutdown_tries.saturating_add(1);
+        }
+        self.pending_data_ack = false;
+        TransportInstruction::new(
+            self.sent[self.assumed].num,
+            new_num,
+            self.ack_num,
+            self.front().num,
+            diff,
+            make_chaff(rng),
+        )
+    }
+}
+
+/// Random padding of 0..=16 bytes (§6.3).
+fn make_chaff(rng: &mut dyn RandomSource) -> Vec<u8> {
+    let mut len = [0u8];
+    rng.fill(&mut len);
+    let mut chaff = vec![0u8; usize::from(len[0] % CHAFF_MODULUS)];
+    rng.fill(&mut chaff);
+    chaff
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::state::UserStream;
+    use crate::transport::SplitMix64;
+
+    const T: Timing = Timing {
+        send_interval_ms: 20,
+        rto_ms: 50,
+    };
+
+    fn nums(s: &Sender<UserStream>) -> Vec<u64> {
+        s.sent_states().iter().map(|x| x.num).collect()
+    }
+
+    #[test]
+    fn first_change_waits_for_mindelay_then_sends_state_1() {
+        let mut rng = SplitMix64::new(1);
+        let mut s = Sender::new(UserStream::new(), 0, 8);
+        // Nothing changed yet, but the ack timer starts due: an empty ack (state 1).
+        let i = s.tick(0, T, &mut rng).unwrap();
+        assert_eq!((i.old_num, i.new_num), (Some(0), Some(1)));
+        assert_eq!(i.diff.as_deref(), Some(&[][..]));
+        s.modify_current(|u| {
+            u.push_bytes(b"a");
+        });
+        // Collection delay from the first unsent change; the frame interval from the last send.
+        assert_eq!(s.next_wakeup(100, T), 108);
+        assert!(s.tick(107, T, &mut rng).is_none());
+        let i = s.tick(108, T, &mut rng).unwrap();
+        // Diffing from the acknowledged state 0 costs no more, so the prospective resend
+        // optimisation picks it (old_num 0, not the assumed 1).
+        assert_eq!(
+            (i.old_num, i.new_num, i.throwaway_num),
+            (Some(0), Some(2), Some(0))
+        );
+        assert!(!i.diff.unwrap().is_empty());
+        assert!(i.chaff.unwrap().len() <= 16);
+    }
+
+    #[test]
+    fn unacked_state_is_retransmitted_from_acked_state_after_rto() {
+        let mut rng = SplitMix64::new(2);
+        let mut s = Sender::new(UserStream::new(), 0, 1);
+        s.last_heard = 0;
+        s.modify_current(|u| {
+            u.push_bytes(b"x");
+        });
+        let i = s.tick(1, T, &mut rng).unwrap();
+        assert_eq!(i.new_num, Some(1));
+        // Assumed received until RTO + ACK_DELAY = 150 ms later.
+        assert_eq!(s.next_wakeup(2, T), 1 + 150);
+        // Then the assumed state falls back to 0 and the frame-rate retransmission is due.
+        let i = s.tick(151, T, &mut rng).unwrap();
+        assert_eq!((i.old_num, i.new_num), (Some(0), Some(1)));
+        assert_eq!(nums(&s), vec![0, 1]);
+        // Acknowledgement frees the old state and stops retransmission.
+        s.process_acknowledgment_through(1);
+        assert_eq!(nums(&s), vec![1]);
+        assert_eq!(s.next_wakeup(152, T), 151 + ACK_INTERVAL_MS);
+        // An ack for an unknown state is ignored.
+        s.process_acknowledgment_through(7);
+        assert_eq!(nums(&s), vec![1]);
+    }
+
+    #[test]
+    fn sent_queue_is_thinned_in_the_middle() {
+        let mut rng = SplitMix64::new(3);
+        let mut s = Sender::new(UserStream::new(), 0, 1);
+        for t in 0..40u64 {
+            s.modify_current(|u| {
+                u.push_bytes(b"k");
+            });
+            // Changed at `now`; sent after the 1 ms collection delay.
+            let now = t * 30;
+            assert!(s.tick(now, T, &mut rng).is_none() || t == 0);
+            if t > 0 {
+                s.tick(now + 1, T, &mut rng).unwrap();
+            }
+        }
+        let n = nums(&s);
+        assert_eq!(n.len(), SENT_STATES_MAX);
+        assert_eq!(n[0], 0);
+        assert_eq!(*n.last().unwrap(), 40);
+        // The newest 15 survive contiguous.
+        assert_eq!(n[n.len() - 15..], (26..=40).collect::<Vec<_>>()[..]);
+    }
+
+    #[test]
+    fn shutdown_uses_max_num_and_counts_tries() {
+        let mut rng = SplitMix64::new(4);
+        let mut s = Sender::new(UserStream::new(), 0, 1);
+        s.start_shutdown(0);
+        assert!(!s.set_current(UserStream::new()));
+        let mut sent = 0;
+        let mut now = 0;
+        while !s.shutdown_ack_timed_out(now) {
+            if let Some(i) = s.tick(now, T, &mut rng) {
+                assert_eq!(i.new_num, Some(SHUTDOWN_NUM));
+                sent += 1;
+            }
+            now += 1;
+        }
+        assert_eq!(sent, SHUTDOWN_RETRIES);
+        // About one send interval apart.
+        assert!((300..=340).contains(&now), "{now}");
+        s.process_acknowledgment_through(SHUTDOWN_NUM);
+        assert!(s.shutdown_acknowledged());
+    }
+}
