@@ -201,6 +201,7 @@ fn call(f: impl FnOnce() -> Result<(), CError>) -> MoshkitStatus {
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
+            log::error!(target: "moshkit::ffi", "panic caught at the C boundary: {what}");
             set_last_error(format!("internal error (panic): {what}"));
             MoshkitStatus::Panic
         }
