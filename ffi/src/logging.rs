@@ -217,6 +217,57 @@ mod tests {
         );
     }
 
+    /// Counts the records of one target, from any thread.
+    struct Counter(std::sync::atomic::AtomicUsize, &'static str);
+
+    impl LogSink for Counter {
+        fn log(&self, _: LogLevel, target: String, _: String) {
+            if target == self.1 {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_records_all_arrive() {
+        let _guard = TEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        let counter = Arc::new(Counter(Default::default(), "moshkit::concurrency"));
+        crate::api::set_log_sink(counter.clone(), LogLevel::Info).expect("install");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in 0..250 {
+                        log::info!(target: "moshkit::concurrency", "thread {t} record {i}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        clear();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1000);
+    }
+
+    struct Panicking;
+
+    impl LogSink for Panicking {
+        fn log(&self, _: LogLevel, _: String, _: String) {
+            panic!("sink failure");
+        }
+    }
+
+    #[test]
+    fn a_panicking_sink_does_not_break_the_caller() {
+        let _guard = TEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::api::set_log_sink(Arc::new(Panicking), LogLevel::Trace).expect("install");
+        log::error!(target: "moshkit::test", "goes to a panicking sink");
+        // The logging call returned, and the same thread can log again.
+        log::error!(target: "moshkit::test", "and again");
+        assert!(!IN_SINK.with(Cell::get));
+        clear();
+    }
+
     #[test]
     fn interior_nul_is_dropped_for_c() {
         assert_eq!(c_string_lossy("a\0b".to_owned()).as_bytes(), b"ab");
