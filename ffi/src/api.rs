@@ -1,0 +1,353 @@
+//! The uniffi API: what Kotlin (`org.moshkit`) and Swift (`MoshKit`) see.
+//!
+//! The types here mirror moshkit-core's public types one to one; the functions only convert and
+//! delegate. Panics are caught by uniffi's call wrapper and surface as the foreign language's
+//! internal-error exception.
+
+use std::sync::Arc;
+
+use moshkit_core::{crypto, keys, prediction};
+
+use crate::logging;
+
+/// Errors returned by MoshKit calls.
+///
+/// More variants will be added (the session brings connect, network and closed errors): match
+/// with a default branch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[non_exhaustive]
+pub enum MoshKitError {
+    /// The session key from `MOSH CONNECT <port> <key>` is malformed.
+    #[error("invalid session key: {reason}")]
+    InvalidKey {
+        /// Why the key was rejected (never contains the key itself).
+        reason: String,
+    },
+    /// A prediction mode name other than adaptive, always, never or experimental.
+    #[error("invalid prediction mode: {reason}")]
+    InvalidPredictionMode {
+        /// The rejected name and the accepted ones.
+        reason: String,
+    },
+    /// The log sink could not be installed (another `log` logger owns this process).
+    #[error("log sink unavailable: {reason}")]
+    LogSinkUnavailable {
+        /// Details.
+        reason: String,
+    },
+}
+
+impl MoshKitError {
+    /// The human-readable message (the same text as `Display`).
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<crypto::KeyError> for MoshKitError {
+    fn from(e: crypto::KeyError) -> Self {
+        MoshKitError::InvalidKey {
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<prediction::UnknownPreference> for MoshKitError {
+    fn from(e: prediction::UnknownPreference) -> Self {
+        MoshKitError::InvalidPredictionMode {
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// A key on the keyboard (mirror of `moshkit_core::keys::NamedKey`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum NamedKey {
+    /// A character key (letters, digits, punctuation, space), as a Unicode scalar value
+    /// (Kotlin: `'a'.code` or `String.codePointAt(0)`, Swift: `UnicodeScalar.value`). A value
+    /// that is not a Unicode scalar (a surrogate, > 0x10FFFF) encodes to nothing.
+    Char {
+        /// The Unicode scalar value.
+        codepoint: u32,
+    },
+    /// Return / Enter.
+    Enter,
+    /// Tab (Shift-Tab is back-tab).
+    Tab,
+    /// Backspace (sends DEL, 0x7f).
+    Backspace,
+    /// Escape.
+    Escape,
+    /// Cursor up.
+    Up,
+    /// Cursor down.
+    Down,
+    /// Cursor right.
+    Right,
+    /// Cursor left.
+    Left,
+    /// Home.
+    Home,
+    /// End.
+    End,
+    /// Page up.
+    PageUp,
+    /// Page down.
+    PageDown,
+    /// Insert.
+    Insert,
+    /// Forward delete.
+    Delete,
+    /// Function key F1..=F20; other numbers encode to nothing.
+    Function {
+        /// The function key number (1 for F1).
+        number: u8,
+    },
+}
+
+impl NamedKey {
+    /// The core key, or `None` for a codepoint that is not a Unicode scalar value.
+    pub fn to_core(self) -> Option<keys::NamedKey> {
+        Some(match self {
+            NamedKey::Char { codepoint } => keys::NamedKey::Char(char::from_u32(codepoint)?),
+            NamedKey::Enter => keys::NamedKey::Enter,
+            NamedKey::Tab => keys::NamedKey::Tab,
+            NamedKey::Backspace => keys::NamedKey::Backspace,
+            NamedKey::Escape => keys::NamedKey::Escape,
+            NamedKey::Up => keys::NamedKey::Up,
+            NamedKey::Down => keys::NamedKey::Down,
+            NamedKey::Right => keys::NamedKey::Right,
+            NamedKey::Left => keys::NamedKey::Left,
+            NamedKey::Home => keys::NamedKey::Home,
+            NamedKey::End => keys::NamedKey::End,
+            NamedKey::PageUp => keys::NamedKey::PageUp,
+            NamedKey::PageDown => keys::NamedKey::PageDown,
+            NamedKey::Insert => keys::NamedKey::Insert,
+            NamedKey::Delete => keys::NamedKey::Delete,
+            NamedKey::Function { number } => keys::NamedKey::F(number),
+        })
+    }
+}
+
+/// Modifier keys held with a key (mirror of `moshkit_core::keys::Modifiers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, uniffi::Record)]
+pub struct Modifiers {
+    /// Shift.
+    #[uniffi(default = false)]
+    pub shift: bool,
+    /// Alt / Option (sent as an ESC prefix on characters).
+    #[uniffi(default = false)]
+    pub alt: bool,
+    /// Control.
+    #[uniffi(default = false)]
+    pub ctrl: bool,
+    /// Meta / Command; only encoded on special keys.
+    #[uniffi(default = false)]
+    pub meta: bool,
+}
+
+impl From<Modifiers> for keys::Modifiers {
+    fn from(m: Modifiers) -> Self {
+        keys::Modifiers {
+            shift: m.shift,
+            alt: m.alt,
+            ctrl: m.ctrl,
+            meta: m.meta,
+        }
+    }
+}
+
+/// When predictive local echo is shown (mirror of `moshkit_core::prediction::DisplayPreference`,
+/// mosh's `--predict` / `MOSH_PREDICTION_DISPLAY`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum PredictionMode {
+    /// Shown only while the link is slow or glitchy (mosh's default).
+    #[default]
+    Adaptive,
+    /// Shown whenever confirmed.
+    Always,
+    /// No prediction at all.
+    Never,
+    /// Shown immediately; wrong guesses are dropped one by one.
+    Experimental,
+}
+
+impl From<prediction::DisplayPreference> for PredictionMode {
+    fn from(p: prediction::DisplayPreference) -> Self {
+        match p {
+            prediction::DisplayPreference::Adaptive => PredictionMode::Adaptive,
+            prediction::DisplayPreference::Always => PredictionMode::Always,
+            prediction::DisplayPreference::Never => PredictionMode::Never,
+            prediction::DisplayPreference::Experimental => PredictionMode::Experimental,
+        }
+    }
+}
+
+impl From<PredictionMode> for prediction::DisplayPreference {
+    fn from(p: PredictionMode) -> Self {
+        match p {
+            PredictionMode::Adaptive => prediction::DisplayPreference::Adaptive,
+            PredictionMode::Always => prediction::DisplayPreference::Always,
+            PredictionMode::Never => prediction::DisplayPreference::Never,
+            PredictionMode::Experimental => prediction::DisplayPreference::Experimental,
+        }
+    }
+}
+
+/// Severity of a log record, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, uniffi::Enum)]
+pub enum LogLevel {
+    /// Errors.
+    Error,
+    /// Warnings.
+    Warn,
+    /// Informational messages.
+    Info,
+    /// Debugging details.
+    Debug,
+    /// Very verbose tracing.
+    Trace,
+}
+
+/// Receives MoshKit's log records; implement it in Kotlin/Swift and forward to logcat / os_log.
+///
+/// Called from whichever thread logs, possibly concurrently: implementations must be
+/// thread-safe and must not block for long.
+#[uniffi::export(with_foreign)]
+pub trait LogSink: Send + Sync {
+    /// One log record. `target` names the Rust module that logged (e.g. `moshkit::ffi`).
+    fn log(&self, level: LogLevel, target: String, message: String);
+}
+
+/// The bytes a mosh client sends for `key` with `mods` (pass them to the session's input).
+/// Empty for a key without an encoding (e.g. `Function(0)`, or a codepoint that is not a Unicode
+/// scalar value).
+#[uniffi::export]
+pub fn encode_key(key: NamedKey, mods: Modifiers) -> Vec<u8> {
+    match key.to_core() {
+        Some(k) => keys::encode(k, mods.into()),
+        None => Vec::new(),
+    }
+}
+
+/// Checks the session key printed by `mosh-server` in `MOSH CONNECT <port> <key>`: 22
+/// characters of base64 without padding encoding 128 bits. The error's reason never contains
+/// the key.
+#[uniffi::export]
+pub fn validate_session_key(key: String) -> Result<(), MoshKitError> {
+    match crypto::Key::parse(&key) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            log::debug!(target: "moshkit::ffi", "session key rejected: {e}");
+            Err(e.into())
+        }
+    }
+}
+
+/// Parses a prediction mode name: `adaptive`, `always`, `never` or `experimental` (the values
+/// of mosh's `--predict` option).
+#[uniffi::export]
+pub fn parse_prediction_mode(s: String) -> Result<PredictionMode, MoshKitError> {
+    Ok(s.parse::<prediction::DisplayPreference>()?.into())
+}
+
+/// The MoshKit library version, e.g. `0.1.0`.
+#[uniffi::export]
+pub fn moshkit_version() -> String {
+    crate::VERSION.to_owned()
+}
+
+/// Routes MoshKit's log records up to `max_level` to `sink`, replacing any previous sink
+/// (including a C callback). MoshKit never prints to stdout or stderr.
+#[uniffi::export]
+pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) -> Result<(), MoshKitError> {
+    logging::install(logging::Sink::Foreign(sink), max_level)
+}
+
+/// Removes the log sink: log records are dropped from now on.
+#[uniffi::export]
+pub fn clear_log_sink() {
+    logging::clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_key_mirrors_core() {
+        let none = Modifiers::default();
+        let ctrl = Modifiers { ctrl: true, ..none };
+        assert_eq!(
+            encode_key(
+                NamedKey::Char {
+                    codepoint: 'a' as u32
+                },
+                none
+            ),
+            b"a"
+        );
+        assert_eq!(
+            encode_key(
+                NamedKey::Char {
+                    codepoint: 'c' as u32
+                },
+                ctrl
+            ),
+            [3]
+        );
+        assert_eq!(encode_key(NamedKey::Up, none), b"\x1bOA");
+        assert_eq!(encode_key(NamedKey::Right, ctrl), b"\x1b[1;5C");
+        assert_eq!(
+            encode_key(NamedKey::Function { number: 5 }, none),
+            b"\x1b[15~"
+        );
+        assert!(encode_key(NamedKey::Function { number: 0 }, none).is_empty());
+        assert!(encode_key(NamedKey::Char { codepoint: 0xD800 }, none).is_empty());
+        assert!(
+            encode_key(
+                NamedKey::Char {
+                    codepoint: 0x11_0000
+                },
+                none
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn session_keys() {
+        assert_eq!(
+            validate_session_key("AAAAAAAAAAAAAAAAAAAAAA".into()),
+            Ok(())
+        );
+        let err = validate_session_key("short".into()).expect_err("too short");
+        assert!(matches!(err, MoshKitError::InvalidKey { .. }));
+        assert!(err.message().contains("22 characters"), "{err}");
+        assert!(!err.message().contains("short"));
+        assert!(validate_session_key("AAAAAAAAAAAAAAAAAAAAA=".into()).is_err());
+    }
+
+    #[test]
+    fn prediction_modes() {
+        for (name, mode) in [
+            ("adaptive", PredictionMode::Adaptive),
+            ("always", PredictionMode::Always),
+            ("never", PredictionMode::Never),
+            ("experimental", PredictionMode::Experimental),
+        ] {
+            assert_eq!(parse_prediction_mode(name.into()), Ok(mode));
+            let core: prediction::DisplayPreference = mode.into();
+            assert_eq!(PredictionMode::from(core), mode);
+        }
+        assert!(matches!(
+            parse_prediction_mode("sometimes".into()),
+            Err(MoshKitError::InvalidPredictionMode { .. })
+        ));
+    }
+
+    #[test]
+    fn version_is_the_crate_version() {
+        assert_eq!(moshkit_version(), env!("CARGO_PKG_VERSION"));
+    }
+}
