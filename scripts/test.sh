@@ -21,3 +21,5 @@ echo "== cargo test (workspace, all features)"
 cargo test --workspace --all-features --locked
 echo "== fuzz targets build"
 cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
+echo "== bindings (C, Kotlin, Swift, Android/iOS staticlibs)"
+bash scripts/test-bindings.sh
