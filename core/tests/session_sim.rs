@@ -226,3 +226,38 @@ fn pull_changes_reports_only_changed_rows() {
     assert_eq!(rows, vec![0, 1, 2]);
     assert_eq!((update.cursor.row, update.cursor.col), (2, 2));
 }
+
+#[test]
+fn display_frame_draws_predictions_and_the_bar_for_terminal_painting() {
+    let rtt = 500;
+    let mut sim = SessionSim::new(9, rtt, 0.0, DisplayPreference::Adaptive);
+    sim.connect();
+    warm_up(&mut sim, rtt);
+    sim.type_bytes(b"ab");
+    sim.run_for(2);
+    let frame = sim.client.display_frame(sim.t());
+    assert_eq!(frame.row_text(0).trim_end(), "$ ab");
+    let cell = frame
+        .cell(moshkit_core::terminal::Point { row: 0, col: 2 })
+        .unwrap();
+    assert!(
+        cell.rendition()
+            .attrs
+            .contains(moshkit_core::terminal::Attrs::UNDERLINE),
+        "slow link: predictions underlined"
+    );
+    assert_eq!(frame.cursor().col, 4);
+    // The remote screen itself is untouched.
+    assert_eq!(sim.client.remote_screen().row_text(0).trim_end(), "$");
+    // During a blackout the bar is drawn over row 0.
+    sim.run_for(3000);
+    sim.net.blackout = Some((sim.now, sim.now + 30_000));
+    sim.run_for(9000);
+    let frame = sim.client.display_frame(sim.t());
+    assert!(
+        frame.row_text(0).starts_with("mosh: Last contact"),
+        "{}",
+        frame.row_text(0)
+    );
+    assert!(!frame.cursor_visible() || frame.cursor().row != 0);
+}

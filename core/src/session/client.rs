@@ -16,7 +16,7 @@ use crate::terminal::{Framebuffer, Rendition, TerminalError};
 use crate::transport::RandomSource;
 
 use super::HostState;
-use super::screen::{Composed, CursorState, ScreenRow, changed_rows, compose};
+use super::screen::{Composed, CursorState, ScreenRow, changed_rows, compose, compose_frame};
 
 /// While connecting, the client wakes at least this often (stmclient.cc, §9.1).
 pub const CONNECTING_POLL: Duration = Duration::from_millis(250);
@@ -394,6 +394,22 @@ impl ClientSession {
         let composed = self.compose(now);
         let (_, rows) = changed_rows(None, &composed);
         self.update_from(&composed, true, rows, now)
+    }
+
+    /// The screen as a framebuffer, with predictions and (if configured) the notification bar
+    /// drawn over it: what a terminal client paints with [`crate::display::FrameDiffer`].
+    pub fn display_frame(&mut self, now: Instant) -> Framebuffer {
+        self.sync_prediction();
+        self.update_notifications(now);
+        let fb = self.conn.remote_state().1.framebuffer().clone();
+        self.prediction.cull(&fb, now);
+        let overlay = self.prediction.apply(&fb);
+        let bar = if self.config.draw_notification_bar {
+            self.notifications.bar(now).map(|b| b.text)
+        } else {
+            None
+        };
+        compose_frame(&fb, &overlay, bar.as_deref())
     }
 
     fn update_from(

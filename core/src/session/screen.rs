@@ -195,6 +195,62 @@ pub(crate) fn compose(
     }
 }
 
+/// The screen `fb` with `overlay` and `bar` applied, as a framebuffer: what a terminal client
+/// paints with the frame differ (upstream's overlay manager, §9.2–§9.3).
+pub(crate) fn compose_frame(
+    fb: &Framebuffer,
+    overlay: &PredictionOverlay<Rendition>,
+    bar: Option<&str>,
+) -> Framebuffer {
+    let mut out = fb.clone();
+    for p in &overlay.cells {
+        match p.replacement {
+            Some((glyph, mut rend)) => {
+                if p.underline {
+                    rend.attrs.set(Attrs::UNDERLINE, true);
+                }
+                let ch = match glyph {
+                    Glyph::Char(c) => Some(c),
+                    _ => None,
+                };
+                out.overlay_cell(p.row, p.col, ch, rend);
+            }
+            None if p.underline => out.overlay_attrs(p.row, p.col, Attrs::UNDERLINE),
+            None => {}
+        }
+    }
+    let real = fb.cursor();
+    let (mut row, mut col) = overlay.cursor.unwrap_or((real.row, real.col));
+    let mut visible = fb.cursor_visible();
+    if let Some(text) = bar {
+        let cells: Vec<ScreenCell> = {
+            let mut row0 = vec![ScreenCell::blank(Rendition::default()); fb.width()];
+            draw_bar(&mut row0, text);
+            row0
+        };
+        for (c, cell) in cells.iter().enumerate() {
+            if cell.width == 0 {
+                continue;
+            }
+            let rend = Rendition {
+                fg: cell.fg,
+                bg: cell.bg,
+                attrs: cell.attrs,
+            };
+            // Combining marks of the bar text are dropped here; the base character is drawn.
+            out.overlay_cell(0, c, cell.text.chars().next().filter(|&ch| ch != ' '), rend);
+        }
+        if row == 0 {
+            visible = false;
+        }
+    }
+    if row >= fb.height() || col >= fb.width() {
+        (row, col) = (real.row, real.col);
+    }
+    out.overlay_cursor(row, col, visible);
+    out
+}
+
 /// Upstream's notification bar: row 0 white on blue, the text in bold (§9.3).
 fn draw_bar(row: &mut [ScreenCell], text: &str) {
     let rend = Rendition {

@@ -992,6 +992,62 @@ impl Framebuffer {
 
     // ----- state --------------------------------------------------------------------------------
 
+    /// Display overlays (predictions, the notification bar): writes `ch` (a space for `None`)
+    /// with `rend` at (`row`, `col`) as printing would, without moving the cursor, wrapping,
+    /// inserting or changing the current rendition. Out-of-range positions are ignored.
+    pub(crate) fn overlay_cell(
+        &mut self,
+        row: usize,
+        col: usize,
+        ch: Option<char>,
+        rend: Rendition,
+    ) {
+        if row >= self.height || col >= self.width {
+            return;
+        }
+        let (cursor, wrap, target, saved_rend, modes) = (
+            self.cursor,
+            self.pending_wrap,
+            self.target,
+            self.rend,
+            self.modes,
+        );
+        self.cursor = Point { row, col };
+        self.pending_wrap = false;
+        self.target = GraphemeTarget::Cursor;
+        self.modes.insert = false;
+        self.modes.autowrap = false;
+        self.rend = rend;
+        self.print(ch.unwrap_or(' '));
+        self.cursor = cursor;
+        self.pending_wrap = wrap;
+        self.target = target;
+        self.rend = saved_rend;
+        self.modes = modes;
+    }
+
+    /// Display overlays: set `attrs` on the cell at (`row`, `col`) in place.
+    pub(crate) fn overlay_attrs(&mut self, row: usize, col: usize, attrs: Attrs) {
+        if let Some(cell) = self
+            .rows
+            .get_mut(row)
+            .and_then(|r| Arc::make_mut(r).cells.get_mut(col))
+        {
+            let mut rend = cell.rendition();
+            rend.attrs.set(attrs, true);
+            *cell = Cell::new(cell.content, rend, cell.flags, cell.link);
+        }
+    }
+
+    /// Display overlays: show the cursor at (`row`, `col`), or hide it.
+    pub(crate) fn overlay_cursor(&mut self, row: usize, col: usize, visible: bool) {
+        if row < self.height && col < self.width {
+            self.cursor = Point { row, col };
+            self.pending_wrap = false;
+        }
+        self.modes.cursor_visible = visible;
+    }
+
     pub(crate) fn set_rendition(&mut self, rend: Rendition) {
         self.rend = rend;
     }
