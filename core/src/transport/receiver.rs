@@ -68,6 +68,13 @@ impl<S: SyncState> Receiver<S> {
         }
     }
 
+    /// A receiver resuming a saved session whose newest peer state is `state`, number `num`.
+    pub fn restore(num: u64, state: S, now: u64) -> Self {
+        let mut r = Receiver::new(state, now);
+        r.states[0].num = num;
+        r
+    }
+
     /// The newest peer state.
     pub fn latest(&self) -> &ReceivedState<S> {
         &self.states[self.states.len() - 1]

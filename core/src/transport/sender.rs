@@ -70,6 +70,33 @@ impl<S: SyncState> Sender<S> {
         }
     }
 
+    /// A sender resuming a saved session: `sent` (number, state), oldest (acknowledged) first,
+    /// and the current state. Nothing sent before is assumed to have arrived. `None` if `sent`
+    /// is empty.
+    pub fn restore(
+        sent: Vec<(u64, S)>,
+        current: S,
+        now: u64,
+        send_mindelay: u64,
+        ack_num: u64,
+    ) -> Option<Self> {
+        if sent.is_empty() {
+            return None;
+        }
+        let mut s = Sender::new(current, now, send_mindelay);
+        s.sent = sent
+            .into_iter()
+            .map(|(num, state)| SentState {
+                timestamp: now,
+                num,
+                state,
+            })
+            .collect();
+        s.stale_before = Some(now);
+        s.ack_num = ack_num;
+        Some(s)
+    }
+
     /// The current local state.
     pub fn current(&self) -> &S {
         &self.current
