@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 
 use moshkit_core::display::new_frame;
-use moshkit_core::terminal::{Point, Terminal};
+use moshkit_core::terminal::{Attrs, Point, Terminal};
 
 fn dir() -> PathBuf {
     [
@@ -81,6 +81,69 @@ fn screens_match_upstream_mosh() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Renditions of every non-blank cell match what mosh-client drew (tmux `capture-pane -e`
+/// replayed into a fresh emulator), ignoring faint and strikeout, which upstream ignores.
+#[test]
+fn renditions_match_upstream_mosh() {
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(name) = name.strip_suffix(".ansi") else {
+            continue;
+        };
+        if KNOWN_DEVIATIONS.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let read = |ext: &str| std::fs::read(dir().join(format!("{name}.{ext}"))).unwrap();
+        let mut ours = Terminal::new(80, 24).unwrap();
+        ours.feed(&read("bytes"));
+        let mut theirs = Terminal::new(80, 24).unwrap();
+        for (y, line) in read("ansi").split(|&b| b == b'\n').take(24).enumerate() {
+            theirs.feed(format!("\x1b[{};1H", y + 1).as_bytes());
+            theirs.feed(line);
+        }
+        let (a, b) = (ours.framebuffer(), theirs.framebuffer());
+        for y in 0..24 {
+            for x in 0..80 {
+                let p = Point { row: y, col: x };
+                let (ca, cb) = (a.cell(p).unwrap(), b.cell(p).unwrap());
+                if cb.is_blank() {
+                    continue;
+                }
+                compared += 1;
+                let mut ra = ca.rendition();
+                ra.attrs = strip(ra.attrs);
+                if ra != cb.rendition() {
+                    failures.push(format!(
+                        "{name} {y},{x}: ours {ra:?} mosh {:?}",
+                        cb.rendition()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "only {compared} cells compared");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn strip(attrs: Attrs) -> Attrs {
+    let mut out = Attrs::empty();
+    for bit in [
+        Attrs::BOLD,
+        Attrs::ITALIC,
+        Attrs::UNDERLINE,
+        Attrs::BLINK,
+        Attrs::INVERSE,
+        Attrs::INVISIBLE,
+    ] {
+        if attrs.contains(bit) {
+            out = out.union(bit);
+        }
+    }
+    out
 }
 
 struct Rng(u64);
