@@ -396,7 +396,9 @@ fn grapheme_and_link_tables_stay_bounded() {
     // Far more distinct combined graphemes and hyperlinks than the tables hold: old entries
     // no longer on screen are collected, the screen stays consistent.
     let mut t = Terminal::new(20, 4).unwrap();
-    let marks = ['\u{300}', '\u{301}', '\u{302}', '\u{303}', '\u{304}', '\u{308}'];
+    let marks = [
+        '\u{300}', '\u{301}', '\u{302}', '\u{303}', '\u{304}', '\u{308}',
+    ];
     let mut s = String::new();
     for i in 0..80_000u32 {
         let base = char::from_u32(0x4e00 + i % 20_000).unwrap();
