@@ -318,3 +318,50 @@ fn ascii_and_latin1_table() {
         (0x20u8..0x40).map(char::from).collect::<String>()
     );
 }
+
+proptest! {
+    /// The differ stays exact for receivers without ECH and/or BCE (§7.6), and never uses
+    /// what the receiver lacks.
+    #[test]
+    fn diff_round_trip_with_display_caps(
+        (w, h) in size(), a in stream(), b in stream(), ech in any::<bool>(), bce in any::<bool>(),
+    ) {
+        use moshkit_core::display::{DisplayCaps, new_frame_with};
+        let caps = DisplayCaps { ech, bce, titles: true };
+        let mut host = Terminal::new(w, h).unwrap();
+        host.feed(&a);
+        let fa = host.framebuffer().clone();
+        let mut replica = Terminal::new(w, h).unwrap();
+        replica.feed(&new_frame_with(caps, false, replica.framebuffer(), &fa));
+        host.feed(&b);
+        let diff = new_frame_with(caps, true, &fa, host.framebuffer());
+        replica.feed(&diff);
+        assert_same(replica.framebuffer(), host.framebuffer(), &diff);
+        if !ech {
+            let text = String::from_utf8_lossy(&diff);
+            prop_assert!(!text.split('\x1b').any(|s| s.starts_with('[') && s.ends_with('X')
+                && s[1..s.len() - 1].bytes().all(|c| c.is_ascii_digit())));
+        }
+    }
+}
+
+#[test]
+fn no_titles_without_the_capability() {
+    use moshkit_core::display::{DisplayCaps, new_frame_with};
+    let blank = Terminal::new(10, 2).unwrap();
+    let mut t = blank.clone();
+    t.feed(b"\x1b]0;hello\x07x");
+    let caps = DisplayCaps {
+        titles: false,
+        ..DisplayCaps::IDEAL
+    };
+    let out = new_frame_with(caps, true, blank.framebuffer(), t.framebuffer());
+    assert!(!String::from_utf8_lossy(&out).contains("hello"));
+    let out = new_frame_with(
+        DisplayCaps::IDEAL,
+        true,
+        blank.framebuffer(),
+        t.framebuffer(),
+    );
+    assert!(String::from_utf8_lossy(&out).contains("\x1b]0;hello\x07"));
+}
