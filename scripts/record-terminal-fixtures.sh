@@ -8,7 +8,7 @@
 # `upstream` (not run by default) records core/tests/fixtures/terminal/upstream/: it first
 # generates the case streams with the ignored test `generate_upstream_cases`, then writes each
 # to the pty of a live `mosh --local` session (mosh 1.4) in an 80x24 tmux pane and records
-# the screen mosh-client shows (text and cursor).
+# the screen mosh-client shows (text, cursor, and `capture-pane -e` for renditions).
 set -euo pipefail
 
 OUT="$(cd "$(dirname "$0")/.." && pwd)/core/tests/fixtures/terminal"
@@ -119,6 +119,7 @@ SRC
         for k in $(seq 200); do [ -e "$WORK/done.$i" ] && break; sleep 0.05; done
         sleep 0.7
         T capture-pane -t upstream -p >"$name.txt"
+        T capture-pane -t upstream -p -e >"$name.ansi"
         T display -t upstream -p '#{cursor_x} #{cursor_y}' >"$name.cursor"
         i=$((i + 1))
     done

@@ -390,3 +390,35 @@ fn upstream_live_behaviours() {
     assert_eq!(text(&t, 0), "abcdX");
     assert_eq!(text(&t, 1), "");
 }
+
+#[test]
+fn grapheme_and_link_tables_stay_bounded() {
+    // Far more distinct combined graphemes and hyperlinks than the tables hold: old entries
+    // no longer on screen are collected, the screen stays consistent.
+    let mut t = Terminal::new(20, 4).unwrap();
+    let marks = [
+        '\u{300}', '\u{301}', '\u{302}', '\u{303}', '\u{304}', '\u{308}',
+    ];
+    let mut s = String::new();
+    for i in 0..80_000u32 {
+        let base = char::from_u32(0x4e00 + i % 20_000).unwrap();
+        s.push(base);
+        for (k, m) in marks.iter().enumerate() {
+            if (i >> k) & 1 == 1 {
+                s.push(*m);
+            }
+        }
+        if i % 7 == 0 {
+            s.push_str(&format!("\x1b]8;;http://h/{i}\x07"));
+        }
+    }
+    t.feed(s.as_bytes());
+    let fb = t.framebuffer();
+    fb.check_invariants().unwrap();
+    let (graphemes, links) = fb.table_sizes();
+    assert!(graphemes <= 1 << 16 && links <= 4096, "{graphemes} {links}");
+    // The last character printed kept its marks and link.
+    let last = fb.cell(Point { row: 3, col: 18 }).unwrap();
+    assert!(fb.cell_text(last).to_string().chars().count() > 1);
+    assert!(fb.hyperlink(last).is_some());
+}

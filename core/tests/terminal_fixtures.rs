@@ -134,3 +134,41 @@ fn recorded_screens_round_trip_through_the_differ() {
         );
     }
 }
+
+/// window-resize: a full-screen program's screen (less) through a series of resizes, each
+/// followed by more output; invariants hold and the differ keeps a replica in sync.
+#[test]
+fn resizing_a_full_screen_program() {
+    let mut host = replay("less");
+    let mut replica = Terminal::new(80, 24).unwrap();
+    replica.feed(&new_frame(false, replica.framebuffer(), host.framebuffer()));
+    let mut last = host.framebuffer().clone();
+    for (i, (w, h)) in [(60, 20), (100, 30), (10, 5), (80, 24), (81, 1), (1, 40)]
+        .into_iter()
+        .enumerate()
+    {
+        host.resize(w, h).unwrap();
+        host.feed(format!("\x1b[H\x1b[2Jstep {i}\r\n\x1b[7mstatus\x1b[0m").as_bytes());
+        host.framebuffer().check_invariants().unwrap();
+        replica.resize(w, h).unwrap();
+        replica.feed(&new_frame(true, &last, host.framebuffer()));
+        assert!(
+            replica.framebuffer().eq_ignoring_bell(host.framebuffer()),
+            "step {i}"
+        );
+        last = host.framebuffer().clone();
+    }
+}
+
+/// network-no-diff: output that changes nothing visible produces an empty diff.
+#[test]
+fn invisible_output_produces_no_diff() {
+    let mut t = replay("shell");
+    t.feed(b"x\x08");
+    let before = t.framebuffer().clone();
+    for _ in 0..10 {
+        t.feed(b"x\x08");
+        assert!(t.framebuffer() == &before);
+        assert!(new_frame(true, &before, t.framebuffer()).is_empty());
+    }
+}

@@ -228,3 +228,140 @@ proptest! {
         prop_assert!(whole.framebuffer() == split.framebuffer());
     }
 }
+
+/// Feeds `steps` to a host one frame at a time and keeps a replica in sync with diffs.
+fn frames(w: usize, h: usize, steps: &[&[u8]]) -> (Terminal, Terminal) {
+    let mut host = Terminal::new(w, h).unwrap();
+    let mut replica = Terminal::new(w, h).unwrap();
+    let mut last = host.framebuffer().clone();
+    for step in steps {
+        host.feed(step);
+        let diff = new_frame(true, &last, host.framebuffer());
+        replica.feed(&diff);
+        assert_same(replica.framebuffer(), host.framebuffer(), &diff);
+        last = host.framebuffer().clone();
+    }
+    (host, replica)
+}
+
+/// emulation-cursor-motion: CUP to many positions, each a separate frame, exercising the
+/// CR/LF/BS shortcuts of the cursor-move logic.
+#[test]
+fn cursor_motion_across_frames() {
+    let positions = [
+        (1, 1),
+        (1, 5),
+        (1, 2),
+        (2, 1),
+        (5, 1),
+        (6, 1),
+        (12, 1),
+        (12, 40),
+        (12, 37),
+        (12, 36),
+        (11, 36),
+        (24, 80),
+        (24, 1),
+        (23, 1),
+        (1, 80),
+        (2, 80),
+        (1, 1),
+    ];
+    let steps: Vec<Vec<u8>> = positions
+        .iter()
+        .map(|(r, c)| format!("\x1b[{r};{c}H*").into_bytes())
+        .collect();
+    let steps: Vec<&[u8]> = steps.iter().map(Vec::as_slice).collect();
+    let (host, _) = frames(80, 24, &steps);
+    for (r, c) in positions {
+        let p = moshkit_core::terminal::Point {
+            row: r - 1,
+            col: c - 1,
+        };
+        let cell = host.framebuffer().cell(p).unwrap();
+        assert_eq!(cell.inline_char(), Some('*'), "{p:?}");
+    }
+}
+
+/// emulation-wrap-across-frames: lines filling the last column in one frame and wrapping in
+/// the next keep their wrap flags on the replica.
+#[test]
+fn wrap_across_frames() {
+    let line = [b'x'; 80];
+    let (host, replica) = frames(80, 24, &[&line, b"y", &line[..79], b"z", b"\r\nend"]);
+    assert!(host.framebuffer().row(0).unwrap().wrapped());
+    assert!(replica.framebuffer().row(0).unwrap().wrapped());
+    assert!(replica.framebuffer().row(1).unwrap().wrapped());
+    assert_eq!(replica.framebuffer().row_text(2), "z");
+}
+
+/// emulation-ascii-iso-8859: every printable ASCII and Latin-1 character is one column and
+/// survives the differ.
+#[test]
+fn ascii_and_latin1_table() {
+    let mut s = String::new();
+    for (i, c) in (0x20u32..0x7f)
+        .chain(0xa0..0x100)
+        .filter_map(char::from_u32)
+        .enumerate()
+    {
+        if i % 32 == 0 {
+            s.push_str("\r\n");
+        }
+        s.push(c);
+    }
+    let (host, _) = frames(80, 24, &[s.as_bytes()]);
+    let fb = host.framebuffer();
+    assert_eq!(fb.row_text(1).chars().count(), 32);
+    assert_eq!(
+        fb.row_text(1),
+        (0x20u8..0x40).map(char::from).collect::<String>()
+    );
+}
+
+proptest! {
+    /// The differ stays exact for receivers without ECH and/or BCE (§7.6), and never uses
+    /// what the receiver lacks.
+    #[test]
+    fn diff_round_trip_with_display_caps(
+        (w, h) in size(), a in stream(), b in stream(), ech in any::<bool>(), bce in any::<bool>(),
+    ) {
+        use moshkit_core::display::{DisplayCaps, new_frame_with};
+        let caps = DisplayCaps { ech, bce, titles: true };
+        let mut host = Terminal::new(w, h).unwrap();
+        host.feed(&a);
+        let fa = host.framebuffer().clone();
+        let mut replica = Terminal::new(w, h).unwrap();
+        replica.feed(&new_frame_with(caps, false, replica.framebuffer(), &fa));
+        host.feed(&b);
+        let diff = new_frame_with(caps, true, &fa, host.framebuffer());
+        replica.feed(&diff);
+        assert_same(replica.framebuffer(), host.framebuffer(), &diff);
+        if !ech {
+            let text = String::from_utf8_lossy(&diff);
+            prop_assert!(!text.split('\x1b').any(|s| s.starts_with('[') && s.ends_with('X')
+                && s[1..s.len() - 1].bytes().all(|c| c.is_ascii_digit())));
+        }
+    }
+}
+
+#[test]
+fn no_titles_without_the_capability() {
+    use moshkit_core::display::{DisplayCaps, new_frame_with};
+    let blank = Terminal::new(10, 2).unwrap();
+    let mut t = blank.clone();
+    t.feed(b"\x1b]0;hello\x07x");
+    let caps = DisplayCaps {
+        titles: false,
+        ..DisplayCaps::IDEAL
+    };
+    let out = new_frame_with(caps, true, blank.framebuffer(), t.framebuffer());
+    assert!(!String::from_utf8_lossy(&out).contains("hello"));
+    let out = new_frame_with(
+        DisplayCaps::IDEAL,
+        true,
+        blank.framebuffer(),
+        t.framebuffer(),
+    );
+    assert!(String::from_utf8_lossy(&out).contains("\x1b]0;hello\x07"));
+}

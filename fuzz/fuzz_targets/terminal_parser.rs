@@ -6,10 +6,14 @@ use libfuzzer_sys::fuzz_target;
 use moshkit_core::terminal::Terminal;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&head, rest)) = data.split_first() else { return };
+    let Some((&head, rest)) = data.split_first() else {
+        return;
+    };
     let width = 1 + usize::from(head & 0x3f);
     let height = 1 + usize::from(head >> 6) * 8;
-    let Ok(mut t) = Terminal::new(width, height) else { return };
+    let Ok(mut t) = Terminal::new(width, height) else {
+        return;
+    };
     // 0xFF bytes split the input into chunks; a chunk starting with 0xFE resizes.
     for chunk in rest.split(|&b| b == 0xff) {
         if let [0xfe, w, h, ..] = chunk {

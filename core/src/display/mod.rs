@@ -25,15 +25,54 @@ const SHORT_MOVE: usize = 5;
 /// Blank runs longer than this are erased with ECH rather than printed as spaces.
 const ECH_THRESHOLD: usize = 4;
 
+/// What the receiving terminal supports (§7.6). The server side and MoshKit's own replicas
+/// use [`DisplayCaps::IDEAL`]; a client painting a real terminal derives them from terminfo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DisplayCaps {
+    /// ECH (`CSI n X`) is usable.
+    pub ech: bool,
+    /// Erasing fills with the current background colour (terminfo `bce`).
+    pub bce: bool,
+    /// Window titles may be set (upstream: `TERM` starts with xterm, rxvt, kterm, Eterm,
+    /// alacritty, screen or tmux).
+    pub titles: bool,
+}
+
+impl DisplayCaps {
+    /// Everything available: what upstream's server assumes for host diffs.
+    pub const IDEAL: DisplayCaps = DisplayCaps {
+        ech: true,
+        bce: true,
+        titles: true,
+    };
+}
+
+impl Default for DisplayCaps {
+    fn default() -> Self {
+        DisplayCaps::IDEAL
+    }
+}
+
 /// Returns the bytes that make a terminal showing `last` show `new`.
 ///
 /// With `initialized == false` the receiver's screen is assumed unknown: the output starts
 /// by clearing it and repaints everything. A size change implies `initialized == false`
 /// (the receiver must already have been resized to `new`'s size).
 pub fn new_frame(initialized: bool, last: &Framebuffer, new: &Framebuffer) -> Vec<u8> {
+    new_frame_with(DisplayCaps::IDEAL, initialized, last, new)
+}
+
+/// [`new_frame`] for a receiver with the given capabilities.
+pub fn new_frame_with(
+    caps: DisplayCaps,
+    initialized: bool,
+    last: &Framebuffer,
+    new: &Framebuffer,
+) -> Vec<u8> {
     let mut w = Writer {
         out: Vec::with_capacity(256),
         f: new,
+        caps,
         cursor: None,
         visible: true,
         rend: Rendition::default(),
@@ -47,20 +86,21 @@ pub fn new_frame(initialized: bool, last: &Framebuffer, new: &Framebuffer) -> Ve
 /// frames (e.g. a client painting its real terminal).
 #[derive(Clone, Debug, Default)]
 pub struct FrameDiffer {
+    caps: DisplayCaps,
     last: Option<Framebuffer>,
 }
 
 impl FrameDiffer {
-    /// A differ whose first frame is a full repaint.
-    pub fn new() -> FrameDiffer {
-        FrameDiffer { last: None }
+    /// A differ for a receiver with `caps`, whose first frame is a full repaint.
+    pub fn new(caps: DisplayCaps) -> FrameDiffer {
+        FrameDiffer { caps, last: None }
     }
     /// The bytes turning the previous frame into `frame` (a full repaint the first time or
     /// after [`FrameDiffer::invalidate`]).
     pub fn next_frame(&mut self, frame: &Framebuffer) -> Vec<u8> {
         let out = match &self.last {
-            Some(last) => new_frame(true, last, frame),
-            None => new_frame(false, frame, frame),
+            Some(last) => new_frame_with(self.caps, true, last, frame),
+            None => new_frame_with(self.caps, false, frame, frame),
         };
         self.last = Some(frame.clone());
         out
@@ -74,6 +114,7 @@ impl FrameDiffer {
 struct Writer<'a> {
     out: Vec<u8>,
     f: &'a Framebuffer,
+    caps: DisplayCaps,
     /// Where the receiver's cursor is; `None` when unknown (or a wrap is pending there).
     cursor: Option<Point>,
     /// Cursor visibility as last emitted.
@@ -119,7 +160,8 @@ impl<'a> Writer<'a> {
             self.out.push(0x07);
         }
         // 2. Titles.
-        if (f.title_initialized() || last.title_initialized())
+        if self.caps.titles
+            && (f.title_initialized() || last.title_initialized())
             && (!initialized || f.icon_name() != last.icon_name() || f.title() != last.title())
         {
             if f.icon_name() == f.title() {
@@ -387,7 +429,7 @@ impl<'a> Writer<'a> {
         }
         if clear_run > 0 {
             let start = x - clear_run;
-            if run_rend.is_erase_rendition() && !wraps {
+            if self.erasable(run_rend) && !wraps {
                 self.move_to(Point { row: y, col: start }, true);
                 self.set_rendition(run_rend, false);
                 self.out.extend_from_slice(b"\x1b[K");
@@ -417,7 +459,7 @@ impl<'a> Writer<'a> {
             true,
         );
         self.set_rendition(rend, false);
-        if !spaces && rend.is_erase_rendition() && n > ECH_THRESHOLD {
+        if !spaces && self.caps.ech && self.erasable(rend) && n > ECH_THRESHOLD {
             self.out.extend_from_slice(b"\x1b[");
             push_num(&mut self.out, n);
             self.out.push(b'X');
@@ -430,6 +472,11 @@ impl<'a> Writer<'a> {
                 Some(Point { row: y, col: end })
             };
         }
+    }
+
+    /// Whether erasing (EL/ECH) reproduces blank cells of this rendition on the receiver.
+    fn erasable(&self, rend: Rendition) -> bool {
+        rend.is_erase_rendition() && (self.caps.bce || rend == Rendition::default())
     }
 
     fn print_cell(&mut self, y: usize, x: usize, cell: &Cell) {

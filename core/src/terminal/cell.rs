@@ -49,6 +49,10 @@ impl Attrs {
     pub const fn contains(self, other: Attrs) -> bool {
         self.0 & other.0 == other.0
     }
+    /// Both sets of bits.
+    pub const fn union(self, other: Attrs) -> Attrs {
+        Attrs(self.0 | other.0)
+    }
     /// Whether no bit is set.
     pub const fn is_empty(self) -> bool {
         self.0 == 0

@@ -8,6 +8,8 @@ use super::{CLIPBOARD_LIMIT, cell::push_decimal};
 
 /// Most SGR/CSI parameters looked at.
 const MAX_PARAMS: usize = 32;
+/// Most buffered printable characters before they are applied (bounds memory).
+pub(crate) const PENDING_LIMIT: usize = 4096;
 /// Longest hyperlink (`params;uri`) kept.
 const MAX_LINK_BYTES: usize = 2048;
 
@@ -231,6 +233,9 @@ impl Perform for Performer<'_> {
     fn print(&mut self, c: char) {
         self.pending.push(c);
         self.last_print = Some(c);
+        if self.pending.len() >= PENDING_LIMIT {
+            self.flush();
+        }
     }
 
     fn execute(&mut self, byte: u8) {

@@ -290,8 +290,12 @@ impl Terminal {
                         .iter()
                         .take_while(|b| (0x20..0x7f).contains(*b))
                         .count();
-                    perf.pending
-                        .extend(rest[..n].iter().map(|&b| char::from(b)));
+                    for part in rest[..n].chunks(emulator::PENDING_LIMIT) {
+                        perf.pending.extend(part.iter().map(|&b| char::from(b)));
+                        if perf.pending.len() >= emulator::PENDING_LIMIT {
+                            perf.flush();
+                        }
+                    }
                     rest = &rest[n..];
                     if rest.is_empty() {
                         break;
@@ -367,6 +371,28 @@ mod tests {
         t.feed(b"\xc2");
         t.feed(b"\xa9");
         assert_eq!(t.framebuffer().row_text(0), "\u{a9}");
+    }
+
+    #[test]
+    fn terminal_is_send_and_sync() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Terminal>();
+        check::<Framebuffer>();
+    }
+
+    #[test]
+    fn pending_text_is_bounded() {
+        let mut t = Terminal::new(10, 3).unwrap();
+        let long = vec![b'a'; 100_000];
+        t.feed(&long);
+        assert!(t.pending.capacity() <= 2 * emulator::PENDING_LIMIT);
+        let mut s = String::new();
+        for _ in 0..20_000 {
+            s.push('\u{e9}');
+        }
+        t.feed(s.as_bytes());
+        assert!(t.pending.capacity() <= 2 * emulator::PENDING_LIMIT);
+        assert_eq!(t.framebuffer().row_text(2), "\u{e9}".repeat(10));
     }
 
     #[test]
