@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::connection::{CloseReason, Config, Connection, Event, Side, Transmit};
 use crate::crypto::Key;
 use crate::overlay::{NotificationBar, Notifications};
-use crate::prediction::{DisplayPreference, PredictionEngine};
+use crate::prediction::{DisplayPreference, PredictionEngine, PredictionOverlay};
 use crate::state::UserStream;
 use crate::terminal::{Framebuffer, Rendition, TerminalError};
 use crate::transport::RandomSource;
@@ -399,16 +399,7 @@ impl ClientSession {
     /// The screen as a framebuffer, with predictions and (if configured) the notification bar
     /// drawn over it: what a terminal client paints with [`crate::display::FrameDiffer`].
     pub fn display_frame(&mut self, now: Instant) -> Framebuffer {
-        self.sync_prediction();
-        self.update_notifications(now);
-        let fb = self.conn.remote_state().1.framebuffer().clone();
-        self.prediction.cull(&fb, now);
-        let overlay = self.prediction.apply(&fb);
-        let bar = if self.config.draw_notification_bar {
-            self.notifications.bar(now).map(|b| b.text)
-        } else {
-            None
-        };
+        let (fb, overlay, bar) = self.overlays(now);
         compose_frame(&fb, &overlay, bar.as_deref())
     }
 
@@ -432,6 +423,16 @@ impl ClientSession {
     }
 
     fn compose(&mut self, now: Instant) -> Composed {
+        let (fb, overlay, bar) = self.overlays(now);
+        compose(&fb, &overlay, bar.as_deref())
+    }
+
+    /// The remote screen and what to draw over it now: predictions (culled first) and the
+    /// notification bar's text if it is drawn (upstream's overlay order, §9.2).
+    fn overlays(
+        &mut self,
+        now: Instant,
+    ) -> (Framebuffer, PredictionOverlay<Rendition>, Option<String>) {
         self.sync_prediction();
         self.update_notifications(now);
         let fb = self.conn.remote_state().1.framebuffer().clone();
@@ -442,7 +443,7 @@ impl ClientSession {
         } else {
             None
         };
-        compose(&fb, &overlay, bar.as_deref())
+        (fb, overlay, bar)
     }
 
     /// Feed the transport's progress to the prediction engine (§9.1 step 4).
