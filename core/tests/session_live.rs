@@ -134,3 +134,63 @@ async fn client_session_with_upstream_server() {
     }
     assert!(server.wait_exit(Duration::from_secs(5)), "server exited");
 }
+
+#[tokio::test]
+async fn client_session_over_ipv6_survives_a_network_change() {
+    let server = UpstreamServer::start_on("::1", &["/bin/sh"]);
+    let key = Key::parse(&server.key).unwrap();
+    let addr = std::net::SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), server.port);
+    let session = ClientSession::new(
+        &key,
+        addr,
+        80,
+        24,
+        ClientConfig::default(),
+        Instant::now(),
+        os_random(),
+    )
+    .unwrap();
+    let mut d = ClientDriver::client(session).await.unwrap();
+    let mut screen = Vec::new();
+    wait_for_row(&mut d, &mut screen, "#", Duration::from_secs(10)).await;
+    let first = d.local_addr().unwrap();
+    assert!(first.is_ipv6());
+    let tag = random_u32();
+    d.endpoint_mut().send_input(
+        Instant::now(),
+        format!("echo v6-$((1+1))-{tag}\r").as_bytes(),
+    );
+    wait_for_row(
+        &mut d,
+        &mut screen,
+        &format!("v6-2-{tag}"),
+        Duration::from_secs(10),
+    )
+    .await;
+    // The app reports a network change: a fresh IPv6 socket, and the session goes on.
+    d.endpoint_mut().network_changed(Instant::now());
+    d.endpoint_mut().send_input(
+        Instant::now(),
+        format!("echo v6-$((2+2))-{tag}\r").as_bytes(),
+    );
+    wait_for_row(
+        &mut d,
+        &mut screen,
+        &format!("v6-4-{tag}"),
+        Duration::from_secs(10),
+    )
+    .await;
+    let second = d.local_addr().unwrap();
+    assert!(second.is_ipv6());
+    assert_ne!(first.port(), second.port(), "rebound to a new source port");
+    d.endpoint_mut().close(Instant::now());
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        if let Ok(Ok(ClientEvent::Closed(_))) =
+            tokio::time::timeout(Duration::from_secs(1), d.next_event()).await
+        {
+            break;
+        }
+    }
+    assert!(server.wait_exit(Duration::from_secs(5)), "server exited");
+}

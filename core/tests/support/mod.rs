@@ -20,9 +20,14 @@ impl UpstreamServer {
     /// Start `mosh-server new -s -i 127.0.0.1 -p <free port> -l LANG=C.UTF-8 -- <command>`.
     /// Panics (the test fails, it never skips) when mosh-server is not installed.
     pub fn start(command: &[&str]) -> Self {
-        let port = free_udp_port();
+        Self::start_on("127.0.0.1", command)
+    }
+
+    /// As [`UpstreamServer::start`], bound to `ip` (e.g. `::1`).
+    pub fn start_on(ip: &str, command: &[&str]) -> Self {
+        let port = free_udp_port_on(ip);
         let out = Command::new("mosh-server")
-            .args(["new", "-s", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["new", "-s", "-i", ip, "-p", &port.to_string()])
             .args(["-l", "LANG=C.UTF-8", "--"])
             .args(command)
             .env("LANG", "C.UTF-8")
@@ -223,7 +228,13 @@ pub fn parse_connect_line(text: &str) -> Option<(u16, String)> {
 
 /// A UDP port on 127.0.0.1 that was free a moment ago.
 pub fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    free_udp_port_on("127.0.0.1")
+}
+
+/// A UDP port on `ip` that was free a moment ago.
+pub fn free_udp_port_on(ip: &str) -> u16 {
+    let ip: std::net::IpAddr = ip.parse().unwrap();
+    let s = std::net::UdpSocket::bind((ip, 0)).unwrap();
     s.local_addr().unwrap().port()
 }
 
