@@ -26,7 +26,7 @@ pub fn session_random() -> Box<dyn moshkit_core::transport::RandomSource> {
         let s = std::collections::hash_map::RandomState::new().hash_one(0x6d6f_7368_u64);
         seed = s.to_le_bytes();
     }
-    Box::new(moshkit_core::transport::SplitMix64::new(u64::from_le_bytes(
-        seed,
-    )))
+    Box::new(moshkit_core::transport::SplitMix64::new(
+        u64::from_le_bytes(seed),
+    ))
 }
