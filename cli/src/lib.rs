@@ -9,10 +9,12 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod demo;
 pub mod getopt;
 pub mod locale;
 pub mod logger;
 pub mod pty;
+pub mod relay;
 pub mod server;
 pub mod signals;
 pub mod wrapper;

@@ -94,6 +94,78 @@ pub fn run_session(ctx: &mut ClientContext) -> Result<SessionOutcome, ClientErro
     session::run(ctx)
 }
 
+/// Everything after argument and locale checks: terminal setup, the session, terminal
+/// restore, the farewell. Returns the exit status. Used by `moshkit-client` and
+/// `moshkit demo`.
+pub fn run_terminal_client(server: SocketAddr, prefs: ClientPrefs) -> u8 {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    let prog = args::PROG;
+    let Some(caps) = terminfo::from_env() else {
+        eprintln!(
+            "{prog}: no terminfo entry for TERM={}",
+            std::env::var("TERM").unwrap_or_default()
+        );
+        println!("{EXITING}");
+        return 1;
+    };
+    let stdin = std::io::stdin();
+    let raw = match terminal::RawModeGuard::enter(stdin.as_fd()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let signals = match terminal::ClientSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            drop(raw);
+            eprintln!("{prog}: signals: {e}");
+            return 1;
+        }
+    };
+    let initial_size = crate::pty::tty_window_size(stdin.as_fd()).unwrap_or(WindowSize::DEFAULT);
+    let no_term_init = prefs.no_term_init;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&terminal::init_string(&caps, no_term_init));
+        let _ = out.flush();
+    }
+    let mut ctx = ClientContext {
+        server,
+        prefs,
+        caps,
+        initial_size,
+        signals,
+        raw,
+    };
+    let result = run_session(&mut ctx);
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&terminal::close_string(&ctx.caps, no_term_init));
+        let _ = out.flush();
+    }
+    drop(ctx); // restores the terminal
+
+    match result {
+        Ok(outcome) => {
+            let (warning, last, code) = outcome.farewell(server);
+            if let Some(w) = warning {
+                eprintln!("\n{w}");
+            }
+            println!("{last}");
+            code
+        }
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            println!("{EXITING}");
+            1
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
