@@ -4,8 +4,9 @@
 //! `moshkit-server` (drop-in for `mosh-server`), `moshkit-client` (drop-in for `mosh-client`)
 //! and `moshkit` (the bootstrap wrapper, like upstream's `mosh` script).
 //!
-//! The protocol sessions themselves are integration points (see `docs/cli.md`):
-//! [`server::serve::HostSession`] and [`client::session`].
+//! The protocol sessions come from `moshkit-core` ([`server::serve::run_host_session`],
+//! [`client::session`]); `moshkit demo` ([`demo`]) runs both on loopback through the
+//! impairment relay ([`relay`]).
 #![warn(missing_docs)]
 
 pub mod client;

@@ -1,12 +1,11 @@
 //! The server's main loop (reference §10.1) around a pluggable host session.
 //!
-//! **Integration point.** [`HostSession`] is the one piece not implemented in this crate: the
-//! sans-IO host side of mosh (SSP transport + terminal emulator + frame differ) that is being
-//! written in `moshkit-core`. Everything around it is here: polling the UDP socket, the pty and
-//! the signal pipe; releasing the child on the first client state; pty reads/writes; window
-//! size changes; child exit (pty EOF/EIO); SIGTERM/SIGINT/SIGUSR1 semantics;
-//! `MOSH_SERVER_NETWORK_TMOUT`; the 60 s no-client rule; and the shutdown handshake timing,
-//! which the session owns.
+//! The loop is written against the [`HostSession`] trait; [`CoreHost`] adapts the core's
+//! sans-IO host session (SSP transport + terminal emulator) to it, and tests use a plaintext
+//! fake. Around it: polling the UDP socket, the pty and the signal pipe; releasing the child on
+//! the first client state; pty reads/writes; window size changes; child exit (pty EOF/EIO);
+//! SIGTERM/SIGINT/SIGUSR1 semantics; `MOSH_SERVER_NETWORK_TMOUT`; the 60 s no-client rule; and
+//! the shutdown handshake timing, which the session owns.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
@@ -25,8 +24,8 @@ pub const NO_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Upper bound of one poll while no client state arrived yet or shutting down.
 const IDLE_POLL: Duration = Duration::from_millis(5000);
 
-/// The sans-IO host session the loop drives. Implemented by the protocol session (not in this
-/// crate yet); tests use a plaintext fake.
+/// The sans-IO host session the loop drives: [`CoreHost`] in the server, a plaintext fake in
+/// tests.
 pub trait HostSession {
     /// An incoming datagram. Returns `true` if it carried a new client state (the loop then
     /// releases the child the first time).
