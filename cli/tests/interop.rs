@@ -332,6 +332,11 @@ impl Session {
             std::thread::sleep(Duration::from_millis(100));
         }
         assert!(!self.server.alive(), "server still running after quit");
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.home);
     }
 }
