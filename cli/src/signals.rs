@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use signal_hook::SigId;
 
 pub use signal_hook::consts::signal::{
-    SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGUSR1, SIGWINCH,
+    SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
 };
 
 /// A set of caught signals.

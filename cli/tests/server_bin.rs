@@ -31,7 +31,7 @@ fn prints_connect_line_and_detaches() {
         "{stderr:?}"
     );
     assert!(last.ends_with(']'));
-    // The daemon is not integrated with a session yet: it exits by itself; make sure.
+    // The daemon waits up to 60 s for a client; stop it.
     let pid: i32 = last
         .trim_start_matches("[moshkit-server detached, pid = ")
         .trim_end_matches(']')

@@ -1,19 +1,15 @@
 //! `moshkit-client`: drop-in replacement for `mosh-client` (see docs/cli.md).
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use moshkit_cli::client::args::{
     ClientArgsError, ClientInvocation, PROG, USAGE, client_prefs, parse_client_args,
 };
-use moshkit_cli::client::terminal::{ClientSignals, RawModeGuard, close_string, init_string};
-use moshkit_cli::client::{ClientContext, EXITING, run_session, terminfo, version_banner};
+use moshkit_cli::client::{run_terminal_client, terminfo, version_banner};
 use moshkit_cli::locale::{describe, display_charset, is_utf8};
 use moshkit_cli::logger;
-use moshkit_cli::pty::{WindowSize, tty_window_size};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
@@ -68,68 +64,6 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let Some(caps) = terminfo::from_env() else {
-        eprintln!(
-            "{PROG}: no terminfo entry for TERM={}",
-            env_text("TERM").unwrap_or_default()
-        );
-        println!("{EXITING}");
-        return ExitCode::FAILURE;
-    };
-
-    let stdin = std::io::stdin();
-    let raw = match RawModeGuard::enter(stdin.as_fd()) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let signals = match ClientSignals::install() {
-        Ok(s) => s,
-        Err(e) => {
-            drop(raw);
-            eprintln!("{PROG}: signals: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let initial_size = tty_window_size(stdin.as_fd()).unwrap_or(WindowSize::DEFAULT);
     let server = SocketAddr::new(args.ip, args.port);
-    let no_term_init = prefs.no_term_init;
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&init_string(&caps, no_term_init));
-        let _ = out.flush();
-    }
-    let mut ctx = ClientContext {
-        server,
-        prefs,
-        caps,
-        initial_size,
-        signals,
-        raw,
-    };
-    let result = run_session(&mut ctx);
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&close_string(&ctx.caps, no_term_init));
-        let _ = out.flush();
-    }
-    drop(ctx); // restores the terminal
-
-    match result {
-        Ok(outcome) => {
-            let (warning, last, code) = outcome.farewell(server);
-            if let Some(w) = warning {
-                eprintln!("\n{w}");
-            }
-            println!("{last}");
-            ExitCode::from(code)
-        }
-        Err(e) => {
-            eprintln!("{PROG}: {e}");
-            println!("{EXITING}");
-            ExitCode::FAILURE
-        }
-    }
+    ExitCode::from(run_terminal_client(server, prefs))
 }

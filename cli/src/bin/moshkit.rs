@@ -22,6 +22,17 @@ fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // `moshkit demo …`: a local session through an impairment relay (MoshKit addition).
+    if original.first().map(String::as_str) == Some("demo") {
+        return match moshkit_cli::demo::parse_demo_args(&original[1..]) {
+            Ok(args) => ExitCode::from(moshkit_cli::demo::run_demo(args)),
+            Err(None) => {
+                println!("{}", moshkit_cli::demo::DEMO_USAGE);
+                ExitCode::SUCCESS
+            }
+            Err(Some(msg)) => fail(format!("{msg}\n\n{}", moshkit_cli::demo::DEMO_USAGE)),
+        };
+    }
     let a = match parse_wrapper_args(&original) {
         Ok(WrapperInvocation::Help) => {
             println!("{USAGE}");

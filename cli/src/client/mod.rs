@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod escape;
+pub mod session;
 pub mod terminal;
 pub mod terminfo;
 
@@ -79,28 +80,90 @@ pub struct ClientContext {
 /// Client session failures.
 #[derive(Debug, Error)]
 pub enum ClientError {
-    /// The protocol client session is not part of this build yet (see [`run_session`]).
-    #[error("the mosh client session is not integrated into this build yet")]
-    NotIntegrated,
+    /// The client session could not be created (e.g. an impossible window size).
+    #[error("session: {0}")]
+    Session(String),
     /// Fatal I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-/// **The integration point of `moshkit-client`.** Runs the session until it ends.
-///
-/// To fill in once `moshkit-core` has its client session: create a UDP socket towards
-/// `ctx.server`, the transport with `ctx.prefs.key` and a blank remote terminal of
-/// `ctx.initial_size`, push a `Resize`; then loop per reference §9.1 — poll socket, stdin and
-/// `ctx.signals.fd()`; feed stdin through [`escape::EscapeState`] (Quit → shutdown, Suspend →
-/// write [`terminal::close_string`] + [`terminal::SUSPENDED_MESSAGE`], `ctx.raw.restore()`,
-/// SIGSTOP the process group, then on continue `ctx.raw.reenter()` + init string + full
-/// repaint); Resize events → user-stream resize; Terminate → shutdown; paint frames with the
-/// notification bar (`ctx.prefs.escape.quit_hint()`) and predictions. Return whether it ever
-/// connected and whether it ended cleanly; the binary prints the farewell.
+/// Runs the session until it ends (reference §9.1, see [`session::run`]): returns whether it
+/// ever connected and whether it ended cleanly; the binary prints the farewell.
 pub fn run_session(ctx: &mut ClientContext) -> Result<SessionOutcome, ClientError> {
-    let _ = ctx;
-    Err(ClientError::NotIntegrated)
+    session::run(ctx)
+}
+
+/// Everything after argument and locale checks: terminal setup, the session, terminal
+/// restore, the farewell. Returns the exit status. Used by `moshkit-client` and
+/// `moshkit demo`.
+pub fn run_terminal_client(server: SocketAddr, prefs: ClientPrefs) -> u8 {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    let prog = args::PROG;
+    let Some(caps) = terminfo::from_env() else {
+        eprintln!(
+            "{prog}: no terminfo entry for TERM={}",
+            std::env::var("TERM").unwrap_or_default()
+        );
+        println!("{EXITING}");
+        return 1;
+    };
+    let stdin = std::io::stdin();
+    let raw = match terminal::RawModeGuard::enter(stdin.as_fd()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let signals = match terminal::ClientSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            drop(raw);
+            eprintln!("{prog}: signals: {e}");
+            return 1;
+        }
+    };
+    let initial_size = crate::pty::tty_window_size(stdin.as_fd()).unwrap_or(WindowSize::DEFAULT);
+    let no_term_init = prefs.no_term_init;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&terminal::init_string(&caps, no_term_init));
+        let _ = out.flush();
+    }
+    let mut ctx = ClientContext {
+        server,
+        prefs,
+        caps,
+        initial_size,
+        signals,
+        raw,
+    };
+    let result = run_session(&mut ctx);
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&terminal::close_string(&ctx.caps, no_term_init));
+        let _ = out.flush();
+    }
+    drop(ctx); // restores the terminal
+
+    match result {
+        Ok(outcome) => {
+            let (warning, last, code) = outcome.farewell(server);
+            if let Some(w) = warning {
+                eprintln!("\n{w}");
+            }
+            println!("{last}");
+            code
+        }
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            println!("{EXITING}");
+            1
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use super::terminfo::TermCaps;
 use crate::pty::{WindowSize, tty_window_size};
-use crate::signals::{SIGCONT, SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGWINCH, SignalPipe};
+use crate::signals::{SIGCONT, SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGUSR2, SIGWINCH, SignalPipe};
 
 /// Terminal setup failures.
 #[derive(Debug, Error)]
@@ -139,6 +139,9 @@ pub enum ClientEvent {
     Continue,
     /// SIGTERM, SIGINT, SIGHUP or SIGPIPE: shut down.
     Terminate(i32),
+    /// SIGUSR2 (MoshKit addition): the network changed, send from a new source port now
+    /// (what a roaming laptop does; used by the interoperability tests).
+    Roam,
 }
 
 /// The client's signal set as an event source: poll [`ClientSignals::fd`] for readability,
@@ -149,10 +152,10 @@ pub struct ClientSignals {
 }
 
 impl ClientSignals {
-    /// Installs handlers for SIGWINCH, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCONT.
+    /// Installs handlers for SIGWINCH, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCONT, SIGUSR2.
     pub fn install() -> std::io::Result<Self> {
         Ok(ClientSignals {
-            pipe: SignalPipe::new(&[SIGWINCH, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCONT])?,
+            pipe: SignalPipe::new(&[SIGWINCH, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCONT, SIGUSR2])?,
         })
     }
 
@@ -177,6 +180,7 @@ pub fn translate(signals: &[i32], size: impl Fn() -> WindowSize) -> Vec<ClientEv
             SIGWINCH => Some(ClientEvent::Resize(size())),
             SIGCONT => Some(ClientEvent::Continue),
             SIGTERM | SIGINT | SIGHUP | SIGPIPE => Some(ClientEvent::Terminate(s)),
+            SIGUSR2 => Some(ClientEvent::Roam),
             _ => None,
         })
         .collect()

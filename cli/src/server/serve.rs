@@ -1,12 +1,11 @@
 //! The server's main loop (reference §10.1) around a pluggable host session.
 //!
-//! **Integration point.** [`HostSession`] is the one piece not implemented in this crate: the
-//! sans-IO host side of mosh (SSP transport + terminal emulator + frame differ) that is being
-//! written in `moshkit-core`. Everything around it is here: polling the UDP socket, the pty and
-//! the signal pipe; releasing the child on the first client state; pty reads/writes; window
-//! size changes; child exit (pty EOF/EIO); SIGTERM/SIGINT/SIGUSR1 semantics;
-//! `MOSH_SERVER_NETWORK_TMOUT`; the 60 s no-client rule; and the shutdown handshake timing,
-//! which the session owns.
+//! The loop is written against the [`HostSession`] trait; [`CoreHost`] adapts the core's
+//! sans-IO host session (SSP transport + terminal emulator) to it, and tests use a plaintext
+//! fake. Around it: polling the UDP socket, the pty and the signal pipe; releasing the child on
+//! the first client state; pty reads/writes; window size changes; child exit (pty EOF/EIO);
+//! SIGTERM/SIGINT/SIGUSR1 semantics; `MOSH_SERVER_NETWORK_TMOUT`; the 60 s no-client rule; and
+//! the shutdown handshake timing, which the session owns.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
@@ -25,8 +24,8 @@ pub const NO_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Upper bound of one poll while no client state arrived yet or shutting down.
 const IDLE_POLL: Duration = Duration::from_millis(5000);
 
-/// The sans-IO host session the loop drives. Implemented by the protocol session (not in this
-/// crate yet); tests use a plaintext fake.
+/// The sans-IO host session the loop drives: [`CoreHost`] in the server, a plaintext fake in
+/// tests.
 pub trait HostSession {
     /// An incoming datagram. Returns `true` if it carried a new client state (the loop then
     /// releases the child the first time).
@@ -85,26 +84,151 @@ pub enum ServeError {
     /// Socket or poll failure.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
-    /// The protocol host session is not part of this build yet (see [`run_host_session`]).
-    #[error("the mosh host session is not integrated into this build yet")]
-    NotIntegrated,
+    /// The host session could not be created (e.g. an impossible terminal size).
+    #[error("session: {0}")]
+    Session(String),
 }
 
-/// **The integration point of `moshkit-server`.** Runs the mosh host session for `parts`
-/// with `key`, the terminal starting at `initial_size`.
-///
-/// To fill in once `moshkit-core` has its host session: construct it (server side, `key`,
-/// blank terminal of `initial_size`), wrap it in an adapter implementing [`HostSession`]
-/// (datagrams in/out, emulator fed with pty output, user bytes + replies out, resize events,
-/// shutdown handshake state), and call [`serve`]. Everything else the server does already
-/// works around this call.
+/// Runs the mosh host session for `parts` with `key`, the terminal starting at
+/// `initial_size`: the core [`moshkit_core::session::HostSession`] adapted to the loop's
+/// [`HostSession`] trait by [`CoreHost`], driven by [`serve`].
 pub fn run_host_session(
     parts: ServeParts,
     key: &moshkit_core::crypto::Key,
     initial_size: WindowSize,
 ) -> Result<(ServeEnd, ServeParts), ServeError> {
-    let _ = (parts, key, initial_size);
-    Err(ServeError::NotIntegrated)
+    let mut host = CoreHost::new(key, initial_size, Instant::now())?;
+    serve(&mut host, parts)
+}
+
+/// The core host session behind the loop's [`HostSession`] trait.
+#[derive(Debug)]
+pub struct CoreHost {
+    session: moshkit_core::session::HostSession,
+    first_state: Option<Instant>,
+    contacted_now: bool,
+    resize: Option<WindowSize>,
+    closed: Option<moshkit_core::connection::CloseReason>,
+    deadline: Option<Instant>,
+}
+
+impl CoreHost {
+    /// A host session with a blank terminal of `size`.
+    pub fn new(
+        key: &moshkit_core::crypto::Key,
+        size: WindowSize,
+        now: Instant,
+    ) -> Result<Self, ServeError> {
+        let mut config = moshkit_core::connection::Config::server();
+        // The loop owns the 60 s no-client rule and MOSH_SERVER_NETWORK_TMOUT.
+        config.connect_timeout = None;
+        config.network_timeout = None;
+        let session = moshkit_core::session::HostSession::new(
+            key,
+            size.cols.max(1),
+            size.rows.max(1),
+            config,
+            now,
+            crate::session_random(),
+        )
+        .map_err(|e| ServeError::Session(e.to_string()))?;
+        Ok(CoreHost {
+            session,
+            first_state: None,
+            contacted_now: false,
+            resize: None,
+            closed: None,
+            deadline: None,
+        })
+    }
+
+    /// The core session (tests, diagnostics).
+    pub fn session(&self) -> &moshkit_core::session::HostSession {
+        &self.session
+    }
+
+    fn pump(&mut self, now: Instant) {
+        use moshkit_core::session::HostEvent;
+        // Bounded: each event is consumed once.
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                HostEvent::FirstContact => {
+                    self.first_state = Some(now);
+                    self.contacted_now = true;
+                }
+                HostEvent::ClientAddress(addr) => log::info!("client at {addr}"),
+                HostEvent::ClientDetached => log::info!("client silent, detached"),
+                HostEvent::Resize(cols, rows) => self.resize = Some(WindowSize { cols, rows }),
+                HostEvent::Closed(reason) => {
+                    log::info!("session closed: {reason:?}");
+                    self.closed = Some(reason);
+                }
+            }
+        }
+        self.deadline = self.session.poll_timeout();
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        if self.session.poll_timeout().is_some_and(|t| t <= now) {
+            self.session.handle_timeout(now);
+            self.pump(now);
+        }
+    }
+}
+
+impl HostSession for CoreHost {
+    fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> bool {
+        self.session.handle_datagram(now, from, datagram);
+        self.pump(now);
+        std::mem::take(&mut self.contacted_now)
+    }
+
+    fn host_output(&mut self, now: Instant, bytes: &[u8]) {
+        self.session.host_output(now, bytes);
+        self.pump(now);
+    }
+
+    fn take_pty_input(&mut self) -> Vec<u8> {
+        self.session.take_pty_input()
+    }
+
+    fn take_resize(&mut self) -> Option<WindowSize> {
+        self.resize.take()
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+        self.run_timers(now);
+        let t = self.session.poll_transmit(now);
+        self.pump(now);
+        t.map(|t| (t.destination, t.contents))
+    }
+
+    fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        // Refreshed after every call that changes the session (`pump`).
+        let _ = now;
+        self.deadline
+    }
+
+    fn last_client_state(&self) -> Option<Instant> {
+        self.first_state.map(|_| self.session.last_client_state())
+    }
+
+    fn has_remote(&self) -> bool {
+        self.session.connection().remote_address().is_some()
+    }
+
+    fn start_shutdown(&mut self, now: Instant) {
+        self.session.close(now);
+        self.pump(now);
+    }
+
+    fn shutdown_in_progress(&self) -> bool {
+        self.session.connection().shutdown_in_progress()
+    }
+
+    fn finished(&self, _now: Instant) -> bool {
+        self.closed.is_some()
+    }
 }
 
 /// Everything the loop owns besides the session.
