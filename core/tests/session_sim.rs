@@ -261,3 +261,35 @@ fn display_frame_draws_predictions_and_the_bar_for_terminal_painting() {
     );
     assert!(!frame.cursor_visible() || frame.cursor().row != 0);
 }
+
+#[test]
+fn title_prefix_is_drawn_only_in_painted_frames() {
+    use moshkit_core::session::ClientConfig;
+    let config = ClientConfig {
+        title_prefix: Some("[mosh] ".into()),
+        ..ClientConfig::default()
+    };
+    let mut sim = SessionSim::with_config(10, 100, 0.0, config);
+    sim.connect();
+    assert_eq!(
+        sim.client.display_frame(sim.t()).title(),
+        "",
+        "no title set yet"
+    );
+    let now = sim.t();
+    sim.host.host_output(now, b"\x1b]2;T\x07");
+    sim.run_for(1000);
+    let frame = sim.client.display_frame(sim.t());
+    assert_eq!(frame.title(), "[mosh] T");
+    assert_eq!(
+        frame.icon_name(),
+        "",
+        "icon name differs from the title: untouched"
+    );
+    assert_eq!(sim.client.remote_screen().title(), "T");
+    assert_eq!(
+        sim.client.snapshot(sim.t()).title,
+        "T",
+        "apps get the bare title"
+    );
+}

@@ -170,6 +170,10 @@ pub fn run(ctx: &mut ClientContext) -> Result<SessionOutcome, ClientError> {
         prediction_extensions: true,
         draw_notification_bar: true,
         escape_key_name: ctx.prefs.escape.key_name(),
+        // §9.4: `[mosh] ` before the window title unless MOSH_TITLE_NOPREFIX is set.
+        title_prefix: std::env::var_os("MOSH_TITLE_NOPREFIX")
+            .is_none()
+            .then(|| "[mosh] ".to_owned()),
         transport: Config::client(),
     };
     let size = ctx.initial_size;
@@ -186,7 +190,7 @@ pub fn run(ctx: &mut ClientContext) -> Result<SessionOutcome, ClientError> {
     let mut sockets = Sockets::new(ctx.server)?;
     let mut escape = EscapeState::new(ctx.prefs.escape.clone());
     let mut st = LoopState {
-        differ: FrameDiffer::new(),
+        differ: FrameDiffer::new(display_caps(&ctx.caps)),
         last_size: None,
         dirty: true,
         connected: false,
@@ -293,10 +297,10 @@ pub fn run(ctx: &mut ClientContext) -> Result<SessionOutcome, ClientError> {
                             }
                             EscapeAction::ShowHelp => {
                                 if let Some(help) = escape.config().help_text() {
-                                    session.set_message(now, &help, true);
+                                    session.set_help(now, &help);
                                 }
                             }
-                            EscapeAction::ClearHelp => session.set_message(now, "", false),
+                            EscapeAction::ClearHelp => session.clear_message(),
                             EscapeAction::Repaint => st.differ.invalidate(),
                         }
                     }
@@ -407,4 +411,24 @@ fn resume(ctx: &mut ClientContext, st: &mut LoopState) -> Result<(), ClientError
     st.differ.invalidate();
     st.dirty = true;
     Ok(())
+}
+
+/// What the local terminal can do, for the frame differ (§7.6): ECH and BCE from terminfo;
+/// titles only for the terminals upstream sends them to (by `TERM` prefix).
+fn display_caps(caps: &crate::client::terminfo::TermCaps) -> moshkit_core::display::DisplayCaps {
+    const TITLE_TERMS: [&str; 7] = [
+        "xterm",
+        "rxvt",
+        "kterm",
+        "Eterm",
+        "alacritty",
+        "screen",
+        "tmux",
+    ];
+    let term = std::env::var("TERM").unwrap_or_default();
+    moshkit_core::display::DisplayCaps {
+        ech: caps.ech,
+        bce: caps.bce,
+        titles: TITLE_TERMS.iter().any(|t| term.starts_with(t)),
+    }
 }

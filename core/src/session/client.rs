@@ -40,6 +40,9 @@ pub struct ClientConfig {
     pub draw_notification_bar: bool,
     /// Name of the app's escape key for the bar's quit hint (e.g. `Ctrl-^`), if it has one.
     pub escape_key_name: Option<String>,
+    /// Prefix for the window title in [`ClientSession::display_frame`] (upstream's terminal
+    /// client uses `[mosh] ` unless `MOSH_TITLE_NOPREFIX` is set, §9.4); `None` for apps.
+    pub title_prefix: Option<String>,
     /// Transport tunables.
     pub transport: Config,
 }
@@ -52,6 +55,7 @@ impl Default for ClientConfig {
             prediction_extensions: true,
             draw_notification_bar: true,
             escape_key_name: None,
+            title_prefix: None,
             transport: Config::client(),
         }
     }
@@ -366,6 +370,18 @@ impl ClientSession {
         self.events.push_back(ClientEvent::ScreenChanged);
     }
 
+    /// Show help text permanently, without the quit hint (upstream's escape-key help, §9.5).
+    pub fn set_help(&mut self, now: Instant, text: &str) {
+        self.notifications.set_message(now, text, true, false);
+        self.events.push_back(ClientEvent::ScreenChanged);
+    }
+
+    /// Remove the notification bar's message (the count-up stays while the link is late).
+    pub fn clear_message(&mut self) {
+        self.notifications.clear_message();
+        self.events.push_back(ClientEvent::ScreenChanged);
+    }
+
     /// Figures about the link.
     pub fn stats(&self) -> ClientStats {
         let s = self.conn.stats();
@@ -400,7 +416,12 @@ impl ClientSession {
     /// drawn over it: what a terminal client paints with [`crate::display::FrameDiffer`].
     pub fn display_frame(&mut self, now: Instant) -> Framebuffer {
         let (fb, overlay, bar) = self.overlays(now);
-        compose_frame(&fb, &overlay, bar.as_deref())
+        compose_frame(
+            &fb,
+            &overlay,
+            bar.as_deref(),
+            self.config.title_prefix.as_deref(),
+        )
     }
 
     fn update_from(

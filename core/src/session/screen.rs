@@ -201,8 +201,15 @@ pub(crate) fn compose_frame(
     fb: &Framebuffer,
     overlay: &PredictionOverlay<Rendition>,
     bar: Option<&str>,
+    title_prefix: Option<&str>,
 ) -> Framebuffer {
     let mut out = fb.clone();
+    // §9.4: the prefix goes on the window title, and on the icon name only when both are
+    // equal; only once the application has set a title.
+    if let Some(prefix) = title_prefix.filter(|_| fb.title_initialized()) {
+        let icon_too = fb.icon_name() == fb.title();
+        out.set_title(icon_too, true, format!("{prefix}{}", fb.title()));
+    }
     for p in &overlay.cells {
         match p.replacement {
             Some((glyph, mut rend)) => {
