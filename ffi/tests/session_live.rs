@@ -199,11 +199,12 @@ fn session_with_upstream_server() {
 
     // Backgrounding: nothing is sent while paused; resume rebinds and the session goes on.
     s.pause().unwrap();
-    let sent = s.stats().datagrams_sent;
+    std::thread::sleep(Duration::from_millis(50)); // let the runtime thread see it
+    let sent = s.stats().bytes_sent;
     s.paste("echo back-$((6*7))".into()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
-        s.stats().datagrams_sent,
+        s.stats().bytes_sent,
         sent,
         "paused sessions stay silent"
     );
