@@ -159,12 +159,14 @@ c_session_asan() {
 }
 
 kotlin() {
-  ensure_kotlin
-  "$KOTLINC" -Werror -cp /usr/share/java/jna.jar -include-runtime -d "$WORK/kotlin-test.jar" \
-    bindings/kotlin/org/moshkit/moshkit.kt bindings/tests/MoshKitTest.kt \
-    android/src/main/kotlin/org/moshkit/android/LogcatSink.kt bindings/tests/android-stub/Log.kt
-  java -Djna.library.path="$DEBUG_DIR" -cp "$WORK/kotlin-test.jar:/usr/share/java/jna.jar" \
-    MoshKitTestKt
+  ensure_kotlin; ensure_mosh_server
+  # kotlinx-coroutines (for the SessionEvents helper) ships with kotlinc.
+  local coroutines; coroutines=$(dirname "$KOTLINC")/../lib/kotlinx-coroutines-core-jvm.jar
+  "$KOTLINC" -Werror -cp "/usr/share/java/jna.jar:$coroutines" -include-runtime \
+    -d "$WORK/kotlin-test.jar" bindings/kotlin/org/moshkit/moshkit.kt bindings/tests/MoshKitTest.kt \
+    android/src/main/kotlin/org/moshkit/android/*.kt bindings/tests/android-stub/Log.kt
+  scripts/with-mosh-server.sh java -Djna.library.path="$DEBUG_DIR" \
+    -cp "$WORK/kotlin-test.jar:/usr/share/java/jna.jar:$coroutines" MoshKitTestKt
 }
 
 swift() {
