@@ -171,7 +171,11 @@ kotlin() {
 
 swift() {
   # Apps may build in Swift 6 language mode: the bindings must compile there without warnings.
-  SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
+  # The chroot shares the host's network namespace and keeps the environment: the test reaches
+  # the loopback mosh-server through MOSHKIT_TEST_{HOST,PORT,KEY}.
+  ensure_mosh_server
+  SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} scripts/with-mosh-server.sh \
+    scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
 }
 
 packaging() {
