@@ -203,11 +203,7 @@ fn session_with_upstream_server() {
     let sent = s.stats().bytes_sent;
     s.paste("echo back-$((6*7))".into()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        s.stats().bytes_sent,
-        sent,
-        "paused sessions stay silent"
-    );
+    assert_eq!(s.stats().bytes_sent, sent, "paused sessions stay silent");
     s.resume().unwrap();
     s.send_input(enter.clone()).unwrap();
     ui.wait_for(&s, &listener, "back-42", Duration::from_secs(10));
