@@ -320,6 +320,11 @@ pub trait SessionListener: Send + Sync {
 // The runtime thread
 
 static RUNTIME: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
+static RUNTIME_THREAD: OnceLock<std::thread::ThreadId> = OnceLock::new();
+
+fn on_runtime_thread() -> bool {
+    RUNTIME_THREAD.get() == Some(&std::thread::current().id())
+}
 
 /// The runtime thread's handle, starting it on first use.
 fn runtime() -> Result<tokio::runtime::Handle, MoshKitError> {
@@ -330,10 +335,11 @@ fn runtime() -> Result<tokio::runtime::Handle, MoshKitError> {
                 .build()
                 .map_err(|e| format!("cannot build the tokio runtime: {e}"))?;
             let handle = rt.handle().clone();
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("moshkit-runtime".into())
                 .spawn(move || rt.block_on(std::future::pending::<()>()))
                 .map_err(|e| format!("cannot start the runtime thread: {e}"))?;
+            let _ = RUNTIME_THREAD.set(thread.thread().id());
             log::debug!(target: "moshkit::ffi", "runtime thread started");
             Ok(handle)
         })
@@ -347,6 +353,9 @@ fn runtime() -> Result<tokio::runtime::Handle, MoshKitError> {
 struct Shared {
     session: Mutex<ClientSession>,
     listener: Arc<dyn SessionListener>,
+    /// Held while the listener is called; `false` once the API object is gone, so that no
+    /// callback starts after its release returned (C apps free the callbacks' context then).
+    listener_gate: Mutex<bool>,
     /// Wakes the task: input to send, pause/resume, close, drop.
     wake: Notify,
     /// A `on_screen_changed` call is pending (not yet answered by a pull).
@@ -365,6 +374,13 @@ impl Shared {
 
     /// Calls the listener, containing a panic (e.g. an exception thrown by a foreign listener).
     fn tell(&self, what: &str, f: impl FnOnce(&dyn SessionListener)) {
+        let alive = self
+            .listener_gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !*alive || self.dropped.load(Ordering::Acquire) {
+            return;
+        }
         if catch_unwind(AssertUnwindSafe(|| f(&*self.listener))).is_err() {
             log::error!(target: "moshkit::ffi", "session listener failed in {what}");
         }
@@ -551,6 +567,16 @@ impl std::fmt::Debug for MoshSession {
 impl Drop for MoshSession {
     fn drop(&mut self) {
         self.shared.dropped.store(true, Ordering::Release);
+        if !on_runtime_thread() {
+            // Wait for a callback in progress; none starts afterwards. (On the runtime thread,
+            // i.e. released from within a callback, the flag above is enough: callbacks only run
+            // on that thread.)
+            *self
+                .shared
+                .listener_gate
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = false;
+        }
         self.shared.wake.notify_one();
     }
 }
@@ -598,6 +624,7 @@ impl MoshSession {
         let shared = Arc::new(Shared {
             session: Mutex::new(session),
             listener,
+            listener_gate: Mutex::new(true),
             wake: Notify::new(),
             screen_pending: AtomicBool::new(false),
             paused: AtomicBool::new(false),
