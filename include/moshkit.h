@@ -779,7 +779,8 @@ MoshkitStatus moshkit_session_close(const MoshkitSession *session);
 /**
  * Releases a session: its task stops (without the shutdown handshake unless
  * `moshkit_session_close` was called before). A callback in progress is waited for, and none
- * starts once this returns, so the callbacks' context may be freed then. (If another thread is
+ * starts once this returns, so the callbacks' context may be freed then (so do not call it while
+ * holding a lock that your callbacks take). (If another thread is
  * inside a `moshkit_session_*` call on the same session at that moment, the release completes
  * when that call returns.) A second free is MOSHKIT_STATUS_INVALID_HANDLE.
  */

@@ -11,7 +11,6 @@
 //!   a C callback); nothing is ever printed to stdout or stderr.
 //! * [`handles`]: a generation-checked handle registry for the opaque objects (`MoshkitSession *`,
 //!   `MoshkitScreen *`), so that use-after-free and double-free are detected, not UB.
-//!
 //! * [`session`]: the client session ([`session::MoshSession`]) and the one runtime thread
 //!   (a tokio current-thread runtime on a dedicated thread, started on first connect) that
 //!   drives all sessions.
