@@ -82,10 +82,14 @@ struct Listener {
     /// Notifications since the test last reset it before pulling (coalescing: never above 1).
     unanswered: AtomicUsize,
     max_unanswered: AtomicUsize,
+    /// Names of the threads callbacks ran on.
+    threads: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Listener {
     fn update(&self, f: impl FnOnce(&mut Events)) {
+        let name = std::thread::current().name().unwrap_or("?").to_owned();
+        self.threads.lock().unwrap().insert(name);
         f(&mut self.events.lock().unwrap());
         self.cond.notify_all();
     }
@@ -218,6 +222,12 @@ fn session_with_upstream_server() {
     assert!(
         listener.max_unanswered.load(Ordering::SeqCst) <= 1,
         "screen notifications are coalesced until the app pulls"
+    );
+
+    assert_eq!(
+        *listener.threads.lock().unwrap(),
+        ["moshkit-runtime".to_owned()].into(),
+        "callbacks run on the one runtime thread"
     );
 
     s.disconnect().unwrap();
