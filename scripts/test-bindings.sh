@@ -174,6 +174,7 @@ swift() {
   # The chroot shares the host's network namespace and keeps the environment: the test reaches
   # the loopback mosh-server through MOSHKIT_TEST_{HOST,PORT,KEY}.
   ensure_mosh_server
+  EXTRA_SWIFT=ios/Sources/MoshKit/SessionEvents.swift \
   SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} scripts/with-mosh-server.sh \
     scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
 }

@@ -200,4 +200,18 @@ do {
     checks += 1
 }
 
+// The AsyncStream helper (ios/Sources/MoshKit/SessionEvents.swift): events in order, the stream
+// finishes after .closed.
+let helper = SessionEvents()
+helper.onConnectionState(state: .connected)
+helper.onBell()
+helper.onTitle(title: "t")
+helper.onScreenChanged()
+helper.onClosed(reason: .peerShutdown)
+helper.onBell() // after the end: dropped
+var streamed: [SessionEvent] = []
+for await event in helper.stream { streamed.append(event) }
+expect(streamed == [.state(.connected), .bell, .title("t"), .screenChanged, .closed(.peerShutdown)],
+       "stream: \(streamed)")
+
 print("swift: \(checks) checks passed")
