@@ -991,7 +991,8 @@ open class MoshSession: MoshSessionProtocol, @unchecked Sendable {
      *
      * `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer address; `[..]`
      * brackets allowed) or a host name, resolved once here with the system resolver (this
-     * blocks for up to 5 s: pass an IP address to never block). `cols` × `rows`: the window
+     * blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
+     * `cols` × `rows`: the window
      * size in cells. Returns at once; the listener hears about the connection.
      */
 public static func connect(host: String, port: UInt16, key: String, cols: UInt16, rows: UInt16, prediction: PredictionMode, listener: SessionListener)throws  -> MoshSession  {
@@ -3280,6 +3281,54 @@ fileprivate struct FfiConverterSequenceTypeRow: FfiConverterRustBuffer {
         return seq
     }
 }
+private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
+private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
+
+fileprivate let uniffiContinuationHandleMap = UniffiHandleMap<UnsafeContinuation<Int8, Never>>()
+
+fileprivate func uniffiRustCallAsync<F, T>(
+    rustFutureFunc: () -> UInt64,
+    pollFunc: (UInt64, @escaping UniffiRustFutureContinuationCallback, UInt64) -> (),
+    completeFunc: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> F,
+    freeFunc: (UInt64) -> (),
+    liftFunc: (F) throws -> T,
+    errorHandler: ((RustBuffer) throws -> Swift.Error)?
+) async throws -> T {
+    // Make sure to call the ensure init function since future creation doesn't have a
+    // RustCallStatus param, so doesn't use makeRustCall()
+    uniffiEnsureMoshkitInitialized()
+    let rustFuture = rustFutureFunc()
+    defer {
+        freeFunc(rustFuture)
+    }
+    var pollResult: Int8;
+    repeat {
+        pollResult = await withUnsafeContinuation {
+            pollFunc(
+                rustFuture,
+                { handle, pollResult in
+                    uniffiFutureContinuationCallback(handle: handle, pollResult: pollResult)
+                },
+                uniffiContinuationHandleMap.insert(obj: $0)
+            )
+        }
+    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY
+
+    return try liftFunc(makeRustCall(
+        { completeFunc(rustFuture, $0) },
+        errorHandler: errorHandler
+    ))
+}
+
+// Callback handlers for an async calls.  These are invoked by Rust when the future is ready.  They
+// lift the return value or error and resume the suspended function.
+fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: Int8) {
+    if let continuation = try? uniffiContinuationHandleMap.remove(handle: handle) {
+        continuation.resume(returning: pollResult)
+    } else {
+        print("uniffiFutureContinuationCallback invalid handle")
+    }
+}
 /**
  * Removes the log sink: log records are dropped from now on.
  */
@@ -3349,6 +3398,26 @@ public func validateSessionKey(key: String)throws   {try rustCallWithError(FfiCo
     )
 }
 }
+/**
+ * Resolves a host name without blocking the caller (on MoshKit's runtime, bounded to 5 s) and
+ * returns its address as text (IPv4 preferred), to pass to `MoshSession.connect`, which then
+ * never blocks. An IP address is returned as is (normalised). Kotlin: a `suspend` function;
+ * Swift: `async`.
+ */
+public func resolveHost(host: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_moshkit_fn_func_resolve_host(FfiConverterString.lower(host)
+                )
+            },
+            pollFunc: ffi_moshkit_rust_future_poll_rust_buffer,
+            completeFunc: ffi_moshkit_rust_future_complete_rust_buffer,
+            freeFunc: ffi_moshkit_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeMoshKitError_lift
+        )
+}
 
 private enum InitializationResult {
     case ok
@@ -3381,6 +3450,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_func_validate_session_key() != 17579) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_func_resolve_host() != 18122) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_logsink_log() != 64130) {
@@ -3440,7 +3512,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_sessionlistener_on_closed() != 46159) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 3289) {
+    if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 5761) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -487,6 +487,11 @@ void uniffi_moshkit_fn_func_set_log_sink(uint64_t sink, RustBuffer max_level, Ru
 void uniffi_moshkit_fn_func_validate_session_key(RustBuffer key, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_RESOLVE_HOST
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_RESOLVE_HOST
+uint64_t uniffi_moshkit_fn_func_resolve_host(RustBuffer host
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_MOSHKIT_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_MOSHKIT_RUSTBUFFER_ALLOC
 RustBuffer ffi_moshkit_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -780,6 +785,12 @@ uint16_t uniffi_moshkit_checksum_func_set_log_sink(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_FUNC_VALIDATE_SESSION_KEY
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_FUNC_VALIDATE_SESSION_KEY
 uint16_t uniffi_moshkit_checksum_func_validate_session_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_FUNC_RESOLVE_HOST
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_FUNC_RESOLVE_HOST
+uint16_t uniffi_moshkit_checksum_func_resolve_host(void
     
 );
 #endif

@@ -166,7 +166,14 @@ fun liveSession(): Int {
         error("bad host accepted")
     } catch (e: MoshKitException.InvalidAddress) { checks++ }
 
-    val (session, events) = SessionEvents.connect(host, port, key, 80, 24)
+    // Name resolution without blocking (a suspend function), then a connect that never blocks.
+    expect(runBlocking { resolveHost("localhost") } == "127.0.0.1") { "localhost" }
+    try {
+        runBlocking { resolveHost("no-such-host.invalid") }
+        error("resolved an .invalid name")
+    } catch (e: MoshKitException.ResolveFailed) { checks++ }
+    val address = runBlocking { resolveHost(host) }
+    val (session, events) = SessionEvents.connect(address, port, key, 80, 24)
     val screen = ScreenModel()
     val enter = encodeKey(NamedKey.Enter, Modifiers())
     runBlocking {

@@ -153,7 +153,17 @@ do {
 } catch MoshKitError.InvalidSize {
     checks += 1
 }
-let session = try! MoshSession.connect(host: host, port: port, key: key, cols: 80, rows: 24,
+// Name resolution without blocking (async), then a connect that never blocks.
+let resolved = try! await resolveHost(host: "localhost")
+expect(resolved == "127.0.0.1", "localhost -> \(resolved)")
+do {
+    _ = try await resolveHost(host: "no-such-host.invalid")
+    preconditionFailure("resolved an .invalid name")
+} catch MoshKitError.ResolveFailed {
+    checks += 1
+}
+let address = try! await resolveHost(host: host)
+let session = try! MoshSession.connect(host: address, port: port, key: key, cols: 80, rows: 24,
                                        prediction: .adaptive, listener: listener)
 var screen: [String] = []
 var screenCols = 0

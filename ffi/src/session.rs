@@ -496,25 +496,47 @@ async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Resolves `host` (an IP literal, or a name resolved with the system resolver, bounded by
-/// [`RESOLVE_TIMEOUT`]).
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, MoshKitError> {
+/// `host` as an IP address (brackets allowed), `Ok(None)` for a syntactically valid host name,
+/// or an error.
+fn parse_host(host: &str) -> Result<Option<IpAddr>, MoshKitError> {
     let literal = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     if let Ok(ip) = literal.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+        return Ok(Some(ip));
     }
     let valid_name = !host.is_empty()
         && host.len() <= 253
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-    if !valid_name {
-        return Err(MoshKitError::InvalidAddress {
+    if valid_name {
+        Ok(None)
+    } else {
+        Err(MoshKitError::InvalidAddress {
             reason: format!("{host:?} is neither an IP address nor a host name"),
-        });
+        })
+    }
+}
+
+/// The address to use among a name's addresses: IPv4 first (mosh-server's default binding).
+fn pick(host: &str, addrs: &[SocketAddr]) -> Result<SocketAddr, MoshKitError> {
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| MoshKitError::ResolveFailed {
+            reason: format!("{host} has no address"),
+        })
+}
+
+/// Resolves `host` (an IP literal, or a name resolved with the system resolver on the calling
+/// thread, bounded by [`RESOLVE_TIMEOUT`]).
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, MoshKitError> {
+    if let Some(ip) = parse_host(host)? {
+        return Ok(SocketAddr::new(ip, port));
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let name = host.to_owned();
@@ -531,19 +553,41 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, MoshKitError> {
             reason: format!("cannot start the resolver thread: {e}"),
         })?;
     match rx.recv_timeout(RESOLVE_TIMEOUT) {
-        Ok(Ok(addrs)) => addrs
-            .iter()
-            .find(|a| a.is_ipv4())
-            .or_else(|| addrs.first())
-            .copied()
-            .ok_or_else(|| MoshKitError::ResolveFailed {
-                reason: format!("{host} has no address"),
-            }),
+        Ok(Ok(addrs)) => pick(host, &addrs),
         Ok(Err(e)) => Err(MoshKitError::ResolveFailed {
             reason: format!("{host}: {e}"),
         }),
         Err(_) => Err(MoshKitError::ResolveFailed {
             reason: format!("{host}: no answer within {RESOLVE_TIMEOUT:?}"),
+        }),
+    }
+}
+
+/// Resolves a host name without blocking the caller (on MoshKit's runtime, bounded to 5 s) and
+/// returns its address as text (IPv4 preferred), to pass to `MoshSession.connect`, which then
+/// never blocks. An IP address is returned as is (normalised). Kotlin: a `suspend` function;
+/// Swift: `async`.
+#[uniffi::export]
+pub async fn resolve_host(host: String) -> Result<String, MoshKitError> {
+    if let Some(ip) = parse_host(&host)? {
+        return Ok(ip.to_string());
+    }
+    let name = host.clone();
+    let lookup = runtime()?.spawn(async move {
+        tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name.as_str(), 0)))
+            .await
+            .map(|r| r.map(Iterator::collect::<Vec<_>>))
+    });
+    match lookup.await {
+        Ok(Ok(Ok(addrs))) => Ok(pick(&host, &addrs)?.ip().to_string()),
+        Ok(Ok(Err(e))) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: {e}"),
+        }),
+        Ok(Err(_)) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: no answer within {RESOLVE_TIMEOUT:?}"),
+        }),
+        Err(e) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: resolver task failed: {e}"),
         }),
     }
 }
@@ -652,7 +696,8 @@ impl MoshSession {
     ///
     /// `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer address; `[..]`
     /// brackets allowed) or a host name, resolved once here with the system resolver (this
-    /// blocks for up to 5 s: pass an IP address to never block). `cols` × `rows`: the window
+    /// blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
+    /// `cols` × `rows`: the window
     /// size in cells. Returns at once; the listener hears about the connection.
     #[uniffi::constructor]
     pub fn connect(
@@ -791,6 +836,28 @@ mod tests {
             resolve("no-such-host.invalid", 1),
             Err(MoshKitError::ResolveFailed { .. })
         ));
+    }
+
+    #[test]
+    fn resolve_host_off_the_caller_thread() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        rt.block_on(async {
+            assert_eq!(
+                resolve_host("localhost".into()).await,
+                Ok("127.0.0.1".into())
+            );
+            assert_eq!(resolve_host("[::1]".into()).await, Ok("::1".into()));
+            assert!(matches!(
+                resolve_host("bad host!".into()).await,
+                Err(MoshKitError::InvalidAddress { .. })
+            ));
+            assert!(matches!(
+                resolve_host("no-such-host.invalid".into()).await,
+                Err(MoshKitError::ResolveFailed { .. })
+            ));
+        });
     }
 
     #[test]

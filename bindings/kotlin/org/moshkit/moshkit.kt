@@ -31,6 +31,13 @@ import java.nio.charset.CodingErrorAction
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.coroutines.resume
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.DelicateCoroutinesApi
+import kotlinx.coroutines.GlobalScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.suspendCancellableCoroutine
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -761,6 +768,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_moshkit_checksum_func_validate_session_key(
     ): Int
+    external fun uniffi_moshkit_checksum_func_resolve_host(
+    ): Int
     external fun uniffi_moshkit_checksum_method_logsink_log(
     ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_connection_state(
@@ -891,6 +900,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_moshkit_fn_func_validate_session_key(`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_moshkit_fn_func_resolve_host(`host`: RustBuffer.ByValue,
+    ): Long
     external fun ffi_moshkit_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_moshkit_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1028,6 +1039,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_func_validate_session_key() and 0xFFFF) != 17579) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_moshkit_checksum_func_resolve_host() and 0xFFFF) != 18122) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_moshkit_checksum_method_logsink_log() and 0xFFFF) != 64130) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1085,7 +1099,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_closed() and 0xFFFF) != 46159) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 3289) {
+    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 5761) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1101,6 +1115,46 @@ public fun uniffiEnsureInitialized() {
 }
 
 // Async support
+// Async return type handlers
+
+internal const val UNIFFI_RUST_FUTURE_POLL_READY = 0.toByte()
+internal const val UNIFFI_RUST_FUTURE_POLL_WAKE = 1.toByte()
+
+internal val uniffiContinuationHandleMap = UniffiHandleMap<CancellableContinuation<Byte>>()
+
+// FFI type for Rust future continuations
+internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {
+    override fun callback(data: Long, pollResult: Byte) {
+        uniffiContinuationHandleMap.remove(data).resume(pollResult)
+    }
+}
+
+internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
+    rustFuture: Long,
+    pollFunc: (Long, UniffiRustFutureContinuationCallback, Long) -> Unit,
+    completeFunc: (Long, UniffiRustCallStatus) -> F,
+    freeFunc: (Long) -> Unit,
+    liftFunc: (F) -> T,
+    errorHandler: UniffiRustCallStatusErrorHandler<E>
+): T {
+    try {
+        do {
+            val pollResult = suspendCancellableCoroutine<Byte> { continuation ->
+                pollFunc(
+                    rustFuture,
+                    uniffiRustFutureContinuationCallbackImpl,
+                    uniffiContinuationHandleMap.insert(continuation)
+                )
+            }
+        } while (pollResult != UNIFFI_RUST_FUTURE_POLL_READY);
+
+        return liftFunc(
+            uniffiRustCallWithError(errorHandler, { status -> completeFunc(rustFuture, status) })
+        )
+    } finally {
+        freeFunc(rustFuture)
+    }
+}
 
 // Public interface members begin here.
 
@@ -2316,7 +2370,8 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
      *
      * `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer address; `[..]`
      * brackets allowed) or a host name, resolved once here with the system resolver (this
-     * blocks for up to 5 s: pass an IP address to never block). `cols` × `rows`: the window
+     * blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
+     * `cols` × `rows`: the window
      * size in cells. Returns at once; the listener hears about the connection.
      */
     @Throws(MoshKitException::class) fun `connect`(`host`: kotlin.String, `port`: kotlin.UShort, `key`: kotlin.String, `cols`: kotlin.UShort, `rows`: kotlin.UShort, `prediction`: PredictionMode, `listener`: SessionListener): MoshSession {
@@ -4451,6 +4506,14 @@ public object FfiConverterSequenceTypeRow: FfiConverterRustBuffer<List<Row>> {
         }
     }
 }
+
+
+
+
+
+
+
+
         /**
          * Removes the log sink: log records are dropped from now on.
          */ fun `clearLogSink`()
@@ -4540,5 +4603,27 @@ public object FfiConverterSequenceTypeRow: FfiConverterRustBuffer<List<Row>> {
 }
     
     
+
+        /**
+         * Resolves a host name without blocking the caller (on MoshKit's runtime, bounded to 5 s) and
+         * returns its address as text (IPv4 preferred), to pass to `MoshSession.connect`, which then
+         * never blocks. An IP address is returned as is (normalised). Kotlin: a `suspend` function;
+         * Swift: `async`.
+         */
+    @Throws(MoshKitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `resolveHost`(`host`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_moshkit_fn_func_resolve_host(
+        FfiConverterString.lower(`host`),),
+        { future, callback, continuation -> UniffiLib.ffi_moshkit_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_moshkit_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_moshkit_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        MoshKitException.ErrorHandler,
+    )
+    }
 
 
