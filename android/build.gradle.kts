@@ -47,4 +47,6 @@ kotlin {
 dependencies {
     // uniffi's Kotlin calls into libmoshkit.so through JNA (the @aar variant ships its .so files).
     implementation("net.java.dev.jna:jna:5.14.0@aar")
+    // SessionEvents (android/src/main/kotlin): the session's callbacks as a Flow.
+    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-core:1.8.1")
 }

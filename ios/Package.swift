@@ -13,7 +13,8 @@ let package = Package(
     targets: [
         // libmoshkit.a + MoshKitFFI.h/module.modulemap for each slice.
         .binaryTarget(name: "MoshKitFFI", path: "MoshKit.xcframework"),
-        // Sources/MoshKit/MoshKit.swift links to the checked-in ../bindings/swift/MoshKit.swift.
+        // Sources/MoshKit/MoshKit.swift links to the checked-in ../bindings/swift/MoshKit.swift;
+        // Sources/MoshKit/SessionEvents.swift is the hand-written AsyncStream listener.
         .target(name: "MoshKit", dependencies: ["MoshKitFFI"], path: "Sources/MoshKit"),
     ]
 )

@@ -7,7 +7,8 @@
 #   LIB.so        host cdylib, e.g. target/debug/libmoshkit.so
 #   BINDINGS_DIR  output of `uniffi-bindgen generate --language swift` (*.swift, *FFI.h, *FFI.modulemap)
 #   MAIN.swift    test program; use precondition() for checks (a failed one exits nonzero)
-# env: ROOT (chroot dir, default ${TMPDIR:-/tmp}/moshkit-swift-root), MIRROR (default
+# env: EXTRA_SWIFT (more .swift files compiled with the bindings, e.g. hand-written helpers),
+#      ROOT (chroot dir, default ${TMPDIR:-/tmp}/moshkit-swift-root), MIRROR (default
 #      http://deb.debian.org/debian), SWIFTFLAGS (extra swiftc flags, e.g. "-warnings-as-errors")
 # First run: ~75 s and ~2.7 GB (debootstrap + swiftlang); later runs take seconds.
 # Exit status = the test program's (nonzero on a failed precondition), or the swiftc/setup failure.
@@ -55,6 +56,7 @@ rm -rf "$J"; mkdir -p "$J/ffi" "$J/lib" "$J/src"
 cp "$GEN"/*.h "$GEN"/*.modulemap "$J/ffi/"
 cp "$GEN"/*.swift "$J/src/"
 cp "$MAIN" "$J/src/main.swift"
+for f in ${EXTRA_SWIFT:-}; do cp "$f" "$J/src/"; done
 cp "$SO" "$J/lib/"
 LIBNAME=$(basename "$SO"); LIBNAME=${LIBNAME#lib}; LIBNAME=${LIBNAME%%.so*}
 MMFLAGS=""; for m in "$J"/ffi/*.modulemap; do MMFLAGS+=" -Xcc -fmodule-map-file=ffi/$(basename "$m")"; done

@@ -6,15 +6,22 @@
 #   c-static  ffi/examples/keys.c linked against libmoshkit.a, run
 #   c-shared  ffi/examples/keys.c linked against libmoshkit.so, run
 #   c-asan    the same with AddressSanitizer + UBSan (and leak checking), run
+#   c-session-static  ffi/examples/session.c against libmoshkit.a, live against an upstream
+#             mosh-server on loopback (scripts/with-mosh-server.sh starts and always kills it)
+#   c-session-shared  the same against libmoshkit.so, compiled with `pkg-config --cflags --libs
+#             moshkit` from ffi/moshkit.pc.in
+#   c-session-asan    the same with AddressSanitizer + UBSan
 #   kotlin    bindings/tests/MoshKitTest.kt + generated Kotlin, kotlinc, run on the JVM with JNA
-#             (with the Android LogcatSink helper against a stub android.util.Log)
-#   swift     bindings/tests/main.swift + generated Swift, via scripts/swift-check.sh (chroot)
+#             (with the Android LogcatSink helper against a stub android.util.Log), including a
+#             live session against an upstream mosh-server on loopback
+#   swift     bindings/tests/main.swift + generated Swift, via scripts/swift-check.sh (chroot),
+#             including a live session (the chroot shares the host's network namespace)
 #   packaging android/ and ios/ layouts: scripts parse, ios/Sources links the generated Swift;
 #             with ANDROID_NDK_HOME set, android/build-jnilibs.sh builds the four ABIs
 #   <target>  staticlib compile check for aarch64-linux-android, armv7-linux-androideabi,
 #             x86_64-linux-android, aarch64-apple-ios (no NDK/Xcode needed for a staticlib)
 #
-# Installs what it needs when missing (Debian: gcc/g++, a JRE, libjna-java, npm's
+# Installs what it needs when missing (Debian: gcc/g++, pkg-config, mosh, a JRE, libjna-java, npm's
 # kotlin-compiler, debootstrap + the Swift chroot, rustup targets), so it is idempotent and works
 # on a fresh machine. Run as root (apt-get, the Swift chroot). Each step is time-bounded.
 # Prints one line per step and ends with exactly `bindings: N passed, M failed`; exits 1 if any
@@ -63,6 +70,9 @@ step() {
 ensure_c_tools() {
   command -v gcc >/dev/null && command -v g++ >/dev/null || apt_install gcc g++
 }
+ensure_mosh_server() {
+  command -v mosh-server >/dev/null || apt_install mosh
+}
 KOTLINC=""
 ensure_kotlin() {
   command -v java >/dev/null || apt_install default-jre-headless
@@ -76,7 +86,7 @@ ensure_kotlin() {
 }
 
 # --- steps ------------------------------------------------------------------------------------
-rust_tests() { cargo test --locked -p moshkit-ffi; }
+rust_tests() { ensure_mosh_server; cargo test --locked -p moshkit-ffi; }
 
 fresh() { cargo xtask check; }  # also builds the debug cdylib + staticlib used below
 
@@ -115,18 +125,58 @@ c_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$WORK/keys-asan"
 }
 
+c_session_static() {
+  ensure_c_tools; ensure_mosh_server
+  gcc -std=c11 -Wall -Wextra -Werror -pedantic -I include ffi/examples/session.c \
+    "$DEBUG_DIR/libmoshkit.a" -lpthread -ldl -lm -o "$WORK/session-static"
+  scripts/with-mosh-server.sh "$WORK/session-static"
+}
+
+c_session_shared() {
+  ensure_c_tools; ensure_mosh_server
+  command -v pkg-config >/dev/null || apt_install pkg-config
+  # The pkg-config file, pointed at the build directory.
+  local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+  mkdir -p "$WORK/pkgconfig"
+  sed -e "s|@PREFIX@|$ROOT_DIR|" -e "s|@LIBDIR@|$DEBUG_DIR|" -e "s|@INCLUDEDIR@|$ROOT_DIR/include|" \
+    -e "s|@VERSION@|$version|" ffi/moshkit.pc.in >"$WORK/pkgconfig/moshkit.pc"
+  export PKG_CONFIG_PATH=$WORK/pkgconfig
+  [ "$(pkg-config --modversion moshkit)" = "$version" ]
+  pkg-config --static --libs moshkit | grep -q -- -lpthread
+  # shellcheck disable=SC2046  # word splitting of pkg-config's output is intended
+  gcc -std=c11 -Wall -Wextra -Werror -pedantic ffi/examples/session.c \
+    $(pkg-config --cflags --libs moshkit) -Wl,-rpath,"$DEBUG_DIR" -lpthread -o "$WORK/session-shared"
+  ldd "$WORK/session-shared" | grep -q "$DEBUG_DIR/libmoshkit.so"
+  scripts/with-mosh-server.sh "$WORK/session-shared"
+}
+
+c_session_asan() {
+  ensure_c_tools; ensure_mosh_server
+  gcc -std=c11 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    -I include ffi/examples/session.c -L "$DEBUG_DIR" -lmoshkit -Wl,-rpath,"$DEBUG_DIR" -lpthread \
+    -o "$WORK/session-asan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 scripts/with-mosh-server.sh "$WORK/session-asan"
+}
+
 kotlin() {
-  ensure_kotlin
-  "$KOTLINC" -Werror -cp /usr/share/java/jna.jar -include-runtime -d "$WORK/kotlin-test.jar" \
-    bindings/kotlin/org/moshkit/moshkit.kt bindings/tests/MoshKitTest.kt \
-    android/src/main/kotlin/org/moshkit/android/LogcatSink.kt bindings/tests/android-stub/Log.kt
-  java -Djna.library.path="$DEBUG_DIR" -cp "$WORK/kotlin-test.jar:/usr/share/java/jna.jar" \
-    MoshKitTestKt
+  ensure_kotlin; ensure_mosh_server
+  # kotlinx-coroutines (for the SessionEvents helper) ships with kotlinc.
+  local coroutines; coroutines=$(dirname "$KOTLINC")/../lib/kotlinx-coroutines-core-jvm.jar
+  "$KOTLINC" -Werror -cp "/usr/share/java/jna.jar:$coroutines" -include-runtime \
+    -d "$WORK/kotlin-test.jar" bindings/kotlin/org/moshkit/moshkit.kt bindings/tests/MoshKitTest.kt \
+    android/src/main/kotlin/org/moshkit/android/*.kt bindings/tests/android-stub/Log.kt
+  scripts/with-mosh-server.sh java -Djna.library.path="$DEBUG_DIR" \
+    -cp "$WORK/kotlin-test.jar:/usr/share/java/jna.jar:$coroutines" MoshKitTestKt
 }
 
 swift() {
   # Apps may build in Swift 6 language mode: the bindings must compile there without warnings.
-  SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
+  # The chroot shares the host's network namespace and keeps the environment: the test reaches
+  # the loopback mosh-server through MOSHKIT_TEST_{HOST,PORT,KEY}.
+  ensure_mosh_server
+  EXTRA_SWIFT=ios/Sources/MoshKit/SessionEvents.swift \
+  SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} scripts/with-mosh-server.sh \
+    scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
 }
 
 packaging() {
@@ -154,8 +204,9 @@ staticlib() {
   ls -l "$CARGO_TARGET_DIR/$target/release/libmoshkit.a"
 }
 
-export -f apt_install ensure_c_tools ensure_kotlin rust_tests fresh headers c_static c_shared c_asan \
-  kotlin swift packaging staticlib
+export -f apt_install ensure_c_tools ensure_mosh_server ensure_kotlin rust_tests fresh headers \
+  c_static c_shared c_asan c_session_static c_session_shared c_session_asan kotlin swift packaging \
+  staticlib
 export ROOT_DIR WORK DEBUG_DIR SUDO APT_UPDATED
 
 # --- run --------------------------------------------------------------------------------------
@@ -169,6 +220,9 @@ step headers 300 headers
 step c-static 300 c_static
 step c-shared 300 c_shared
 step c-asan 300 c_asan
+step c-session-static 300 c_session_static
+step c-session-shared 300 c_session_shared
+step c-session-asan 300 c_session_asan
 step kotlin 900 kotlin
 step swift 1200 swift
 step packaging 1800 packaging

@@ -487,6 +487,22 @@ fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -497,6 +513,38 @@ fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
     }
 }
 
@@ -811,6 +859,968 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
 
 
 
+
+
+/**
+ * A mosh client session. Create it with [`MoshSession::connect`]; it runs on MoshKit's runtime
+ * thread, and every method returns at once (none waits for the network). Thread-safe.
+ */
+public protocol MoshSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * The state of the link now.
+     */
+    func connectionState()  -> ConnectionState
+    
+    /**
+     * Starts the shutdown handshake; the listener's `on_closed` follows (within about 10 s even
+     * if the server is gone). Input calls fail with `Closed` from now on; the screen, state and
+     * stats can still be read. (In Kotlin, `close()` is the object's `AutoCloseable` release.)
+     */
+    func disconnect() throws 
+    
+    /**
+     * Whether `disconnect` was called or the session ended.
+     */
+    func isClosed()  -> Bool
+    
+    /**
+     * The device's network changed (Wi-Fi ↔ cellular, new address): send from a fresh socket
+     * at once instead of waiting for the server's silence to be noticed.
+     */
+    func networkChanged() throws 
+    
+    /**
+     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     */
+    func paste(text: String) throws 
+    
+    /**
+     * The app goes to the background: stop timers, sending and receiving (state is kept).
+     */
+    func pause() throws 
+    
+    /**
+     * The rows that changed since the previous pull (all of them the first time, `full`).
+     */
+    func pullChanges()  -> ScreenUpdate
+    
+    /**
+     * The window changed size (in cells; both at least 1).
+     */
+    func resize(cols: UInt16, rows: UInt16) throws 
+    
+    /**
+     * The app is back: rebind at once (as `network_changed`) and resend.
+     */
+    func resume() throws 
+    
+    /**
+     * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
+     */
+    func sendInput(bytes: Data) throws 
+    
+    /**
+     * The whole screen now (does not affect what `pull_changes` reports).
+     */
+    func snapshot()  -> ScreenUpdate
+    
+    /**
+     * Traffic and link figures.
+     */
+    func stats()  -> SessionStats
+    
+}
+/**
+ * A mosh client session. Create it with [`MoshSession::connect`]; it runs on MoshKit's runtime
+ * thread, and every method returns at once (none waits for the network). Thread-safe.
+ */
+open class MoshSession: MoshSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_moshkit_fn_clone_moshsession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_moshkit_fn_free_moshsession(handle, $0) }
+    }
+
+    
+    /**
+     * Starts a session with the `mosh-server` that printed `MOSH CONNECT <port> <key>`.
+     *
+     * `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer address; `[..]`
+     * brackets allowed) or a host name, resolved once here with the system resolver (this
+     * blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
+     * `cols` × `rows`: the window
+     * size in cells. Returns at once; the listener hears about the connection.
+     */
+public static func connect(host: String, port: UInt16, key: String, cols: UInt16, rows: UInt16, prediction: PredictionMode, listener: SessionListener)throws  -> MoshSession  {
+    return try  FfiConverterTypeMoshSession_lift(try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_constructor_moshsession_connect(
+        FfiConverterString.lower(host),
+        FfiConverterUInt16.lower(port),
+        FfiConverterString.lower(key),
+        FfiConverterUInt16.lower(cols),
+        FfiConverterUInt16.lower(rows),
+        FfiConverterTypePredictionMode_lower(prediction),
+        FfiConverterTypeSessionListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * The state of the link now.
+     */
+open func connectionState() -> ConnectionState  {
+    return try!  FfiConverterTypeConnectionState_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_connection_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Starts the shutdown handshake; the listener's `on_closed` follows (within about 10 s even
+     * if the server is gone). Input calls fail with `Closed` from now on; the screen, state and
+     * stats can still be read. (In Kotlin, `close()` is the object's `AutoCloseable` release.)
+     */
+open func disconnect()throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_disconnect(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Whether `disconnect` was called or the session ended.
+     */
+open func isClosed() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_is_closed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The device's network changed (Wi-Fi ↔ cellular, new address): send from a fresh socket
+     * at once instead of waiting for the server's silence to be noticed.
+     */
+open func networkChanged()throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_network_changed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     */
+open func paste(text: String)throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_paste(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The app goes to the background: stop timers, sending and receiving (state is kept).
+     */
+open func pause()throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_pause(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The rows that changed since the previous pull (all of them the first time, `full`).
+     */
+open func pullChanges() -> ScreenUpdate  {
+    return try!  FfiConverterTypeScreenUpdate_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_pull_changes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The window changed size (in cells; both at least 1).
+     */
+open func resize(cols: UInt16, rows: UInt16)throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_resize(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt16.lower(cols),
+        FfiConverterUInt16.lower(rows),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The app is back: rebind at once (as `network_changed`) and resend.
+     */
+open func resume()throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_resume(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
+     */
+open func sendInput(bytes: Data)throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_send_input(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The whole screen now (does not affect what `pull_changes` reports).
+     */
+open func snapshot() -> ScreenUpdate  {
+    return try!  FfiConverterTypeScreenUpdate_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_snapshot(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Traffic and link figures.
+     */
+open func stats() -> SessionStats  {
+    return try!  FfiConverterTypeSessionStats_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_stats(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMoshSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = MoshSession
+
+    public static func lift(_ handle: UInt64) throws -> MoshSession {
+        return MoshSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: MoshSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MoshSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MoshSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMoshSession_lift(_ handle: UInt64) throws -> MoshSession {
+    return try FfiConverterTypeMoshSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMoshSession_lower(_ value: MoshSession) -> UInt64 {
+    return FfiConverterTypeMoshSession.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Told about a session's events, on MoshKit's runtime thread (one thread for all sessions):
+ * return quickly, and hop to the UI thread to draw. Calling back into the session (e.g.
+ * `pull_changes` from `on_screen_changed`) is allowed.
+ */
+public protocol SessionListener: AnyObject, Sendable {
+    
+    /**
+     * The screen changed: call `pull_changes`. Coalesced: at most one such call is pending
+     * until the app pulls (`pull_changes` or `snapshot`).
+     */
+    func onScreenChanged() 
+    
+    /**
+     * The connection state changed.
+     */
+    func onConnectionState(state: ConnectionState) 
+    
+    /**
+     * The remote application rang the bell.
+     */
+    func onBell() 
+    
+    /**
+     * The window title changed.
+     */
+    func onTitle(title: String) 
+    
+    /**
+     * The remote application wrote to the clipboard (OSC 52).
+     */
+    func onClipboard(text: String) 
+    
+    /**
+     * The session is over; no more calls follow.
+     */
+    func onClosed(reason: CloseReason) 
+    
+}
+/**
+ * Told about a session's events, on MoshKit's runtime thread (one thread for all sessions):
+ * return quickly, and hop to the UI thread to draw. Calling back into the session (e.g.
+ * `pull_changes` from `on_screen_changed`) is allowed.
+ */
+open class SessionListenerImpl: SessionListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_moshkit_fn_clone_sessionlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_moshkit_fn_free_sessionlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The screen changed: call `pull_changes`. Coalesced: at most one such call is pending
+     * until the app pulls (`pull_changes` or `snapshot`).
+     */
+open func onScreenChanged()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_screen_changed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The connection state changed.
+     */
+open func onConnectionState(state: ConnectionState)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_connection_state(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeConnectionState_lower(state),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The remote application rang the bell.
+     */
+open func onBell()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_bell(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The window title changed.
+     */
+open func onTitle(title: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_title(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(title),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The remote application wrote to the clipboard (OSC 52).
+     */
+open func onClipboard(text: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_clipboard(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The session is over; no more calls follow.
+     */
+open func onClosed(reason: CloseReason)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_closed(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCloseReason_lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSessionListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSessionListener = UniffiVTableCallbackInterfaceSessionListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSessionListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SessionListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSessionListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SessionListener: handle missing in uniffiClone")
+            }
+        },
+        onScreenChanged: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onScreenChanged(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onConnectionState: { (
+            uniffiHandle: UInt64,
+            state: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onConnectionState(
+                     state: try FfiConverterTypeConnectionState_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onBell: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onBell(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onTitle: { (
+            uniffiHandle: UInt64,
+            title: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onTitle(
+                     title: try FfiConverterString.lift(title)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onClipboard: { (
+            uniffiHandle: UInt64,
+            text: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onClipboard(
+                     text: try FfiConverterString.lift(text)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onClosed: { (
+            uniffiHandle: UInt64,
+            reason: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onClosed(
+                     reason: try FfiConverterTypeCloseReason_lift(reason)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSessionListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSessionListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSessionListener() {
+    uniffi_moshkit_fn_init_callback_vtable_sessionlistener(UniffiCallbackInterfaceSessionListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SessionListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SessionListener
+
+    public static func lift(_ handle: UInt64) throws -> SessionListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SessionListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SessionListener) -> UInt64 {
+         if let rustImpl = value as? SessionListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SessionListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionListener_lift(_ handle: UInt64) throws -> SessionListener {
+    return try FfiConverterTypeSessionListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionListener_lower(_ value: SessionListener) -> UInt64 {
+    return FfiConverterTypeSessionListener.lower(value)
+}
+
+
+
+
+/**
+ * One cell of the screen.
+ */
+public struct Cell: Equatable, Hashable {
+    /**
+     * The grapheme (base character and combining marks); a space for an empty cell; empty for
+     * the right half of a wide character.
+     */
+    public var text: String
+    /**
+     * Columns it occupies: 1, 2 (wide) or 0 (right half of a wide character).
+     */
+    public var width: UInt8
+    /**
+     * Foreground colour.
+     */
+    public var fg: CellColor
+    /**
+     * Background colour.
+     */
+    public var bg: CellColor
+    /**
+     * Attribute bits: bold 1, faint 2, italic 4, underline 8, blink 16, inverse 32,
+     * invisible 64, strikeout 128.
+     */
+    public var attrs: UInt8
+    /**
+     * Whether the cell shows a prediction (local echo not yet confirmed by the server).
+     */
+    public var predicted: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The grapheme (base character and combining marks); a space for an empty cell; empty for
+         * the right half of a wide character.
+         */text: String, 
+        /**
+         * Columns it occupies: 1, 2 (wide) or 0 (right half of a wide character).
+         */width: UInt8, 
+        /**
+         * Foreground colour.
+         */fg: CellColor, 
+        /**
+         * Background colour.
+         */bg: CellColor, 
+        /**
+         * Attribute bits: bold 1, faint 2, italic 4, underline 8, blink 16, inverse 32,
+         * invisible 64, strikeout 128.
+         */attrs: UInt8, 
+        /**
+         * Whether the cell shows a prediction (local echo not yet confirmed by the server).
+         */predicted: Bool) {
+        self.text = text
+        self.width = width
+        self.fg = fg
+        self.bg = bg
+        self.attrs = attrs
+        self.predicted = predicted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Cell: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCell: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Cell {
+        return
+            try Cell(
+                text: FfiConverterString.read(from: &buf), 
+                width: FfiConverterUInt8.read(from: &buf), 
+                fg: FfiConverterTypeCellColor.read(from: &buf), 
+                bg: FfiConverterTypeCellColor.read(from: &buf), 
+                attrs: FfiConverterUInt8.read(from: &buf), 
+                predicted: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Cell, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterUInt8.write(value.width, into: &buf)
+        FfiConverterTypeCellColor.write(value.fg, into: &buf)
+        FfiConverterTypeCellColor.write(value.bg, into: &buf)
+        FfiConverterUInt8.write(value.attrs, into: &buf)
+        FfiConverterBool.write(value.predicted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCell_lift(_ buf: RustBuffer) throws -> Cell {
+    return try FfiConverterTypeCell.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCell_lower(_ value: Cell) -> RustBuffer {
+    return FfiConverterTypeCell.lower(value)
+}
+
+
+/**
+ * The cursor.
+ */
+public struct Cursor: Equatable, Hashable {
+    /**
+     * Row.
+     */
+    public var row: UInt16
+    /**
+     * Column.
+     */
+    public var col: UInt16
+    /**
+     * Whether the application shows it.
+     */
+    public var visible: Bool
+    /**
+     * Whether the position is a prediction.
+     */
+    public var predicted: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Row.
+         */row: UInt16, 
+        /**
+         * Column.
+         */col: UInt16, 
+        /**
+         * Whether the application shows it.
+         */visible: Bool, 
+        /**
+         * Whether the position is a prediction.
+         */predicted: Bool) {
+        self.row = row
+        self.col = col
+        self.visible = visible
+        self.predicted = predicted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Cursor: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCursor: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Cursor {
+        return
+            try Cursor(
+                row: FfiConverterUInt16.read(from: &buf), 
+                col: FfiConverterUInt16.read(from: &buf), 
+                visible: FfiConverterBool.read(from: &buf), 
+                predicted: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Cursor, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.row, into: &buf)
+        FfiConverterUInt16.write(value.col, into: &buf)
+        FfiConverterBool.write(value.visible, into: &buf)
+        FfiConverterBool.write(value.predicted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCursor_lift(_ buf: RustBuffer) throws -> Cursor {
+    return try FfiConverterTypeCursor.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCursor_lower(_ value: Cursor) -> RustBuffer {
+    return FfiConverterTypeCursor.lower(value)
+}
+
+
 /**
  * Modifier keys held with a key (mirror of `moshkit_core::keys::Modifiers`).
  */
@@ -898,6 +1908,660 @@ public func FfiConverterTypeModifiers_lift(_ buf: RustBuffer) throws -> Modifier
 public func FfiConverterTypeModifiers_lower(_ value: Modifiers) -> RustBuffer {
     return FfiConverterTypeModifiers.lower(value)
 }
+
+
+/**
+ * One changed row, complete.
+ */
+public struct Row: Equatable, Hashable {
+    /**
+     * Row index from the top.
+     */
+    public var index: UInt16
+    /**
+     * Its cells, left to right (exactly `cols`).
+     */
+    public var cells: [Cell]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Row index from the top.
+         */index: UInt16, 
+        /**
+         * Its cells, left to right (exactly `cols`).
+         */cells: [Cell]) {
+        self.index = index
+        self.cells = cells
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Row: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRow: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Row {
+        return
+            try Row(
+                index: FfiConverterUInt16.read(from: &buf), 
+                cells: FfiConverterSequenceTypeCell.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Row, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.index, into: &buf)
+        FfiConverterSequenceTypeCell.write(value.cells, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRow_lift(_ buf: RustBuffer) throws -> Row {
+    return try FfiConverterTypeRow.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRow_lower(_ value: Row) -> RustBuffer {
+    return FfiConverterTypeRow.lower(value)
+}
+
+
+/**
+ * What changed on screen since the previous pull (or the whole screen, for a snapshot).
+ */
+public struct ScreenUpdate: Equatable, Hashable {
+    /**
+     * Columns.
+     */
+    public var cols: UInt16
+    /**
+     * Rows.
+     */
+    public var rows: UInt16
+    /**
+     * Whether every row is included (first pull, size change, snapshot): repaint everything.
+     */
+    public var full: Bool
+    /**
+     * The rows that changed, each complete.
+     */
+    public var changedRows: [Row]
+    /**
+     * The cursor.
+     */
+    public var cursor: Cursor
+    /**
+     * The window title.
+     */
+    public var title: String
+    /**
+     * How many times the bell has rung in this session.
+     */
+    public var bellCount: UInt64
+    /**
+     * The notification bar's text (e.g. `mosh: Last contact 12 seconds ago.`), if shown.
+     */
+    public var notification: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Columns.
+         */cols: UInt16, 
+        /**
+         * Rows.
+         */rows: UInt16, 
+        /**
+         * Whether every row is included (first pull, size change, snapshot): repaint everything.
+         */full: Bool, 
+        /**
+         * The rows that changed, each complete.
+         */changedRows: [Row], 
+        /**
+         * The cursor.
+         */cursor: Cursor, 
+        /**
+         * The window title.
+         */title: String, 
+        /**
+         * How many times the bell has rung in this session.
+         */bellCount: UInt64, 
+        /**
+         * The notification bar's text (e.g. `mosh: Last contact 12 seconds ago.`), if shown.
+         */notification: String?) {
+        self.cols = cols
+        self.rows = rows
+        self.full = full
+        self.changedRows = changedRows
+        self.cursor = cursor
+        self.title = title
+        self.bellCount = bellCount
+        self.notification = notification
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScreenUpdate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScreenUpdate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScreenUpdate {
+        return
+            try ScreenUpdate(
+                cols: FfiConverterUInt16.read(from: &buf), 
+                rows: FfiConverterUInt16.read(from: &buf), 
+                full: FfiConverterBool.read(from: &buf), 
+                changedRows: FfiConverterSequenceTypeRow.read(from: &buf), 
+                cursor: FfiConverterTypeCursor.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                bellCount: FfiConverterUInt64.read(from: &buf), 
+                notification: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScreenUpdate, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.cols, into: &buf)
+        FfiConverterUInt16.write(value.rows, into: &buf)
+        FfiConverterBool.write(value.full, into: &buf)
+        FfiConverterSequenceTypeRow.write(value.changedRows, into: &buf)
+        FfiConverterTypeCursor.write(value.cursor, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterUInt64.write(value.bellCount, into: &buf)
+        FfiConverterOptionString.write(value.notification, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScreenUpdate_lift(_ buf: RustBuffer) throws -> ScreenUpdate {
+    return try FfiConverterTypeScreenUpdate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScreenUpdate_lower(_ value: ScreenUpdate) -> RustBuffer {
+    return FfiConverterTypeScreenUpdate.lower(value)
+}
+
+
+/**
+ * Traffic and link figures.
+ */
+public struct SessionStats: Equatable, Hashable {
+    /**
+     * Smoothed round-trip time in milliseconds.
+     */
+    public var srttMs: Double
+    /**
+     * Milliseconds since the server was last heard; `None` before it ever was.
+     */
+    public var lastContactMs: UInt64?
+    /**
+     * Datagrams sent.
+     */
+    public var datagramsSent: UInt64
+    /**
+     * Datagrams received.
+     */
+    public var datagramsReceived: UInt64
+    /**
+     * UDP payload bytes sent.
+     */
+    public var bytesSent: UInt64
+    /**
+     * UDP payload bytes received.
+     */
+    public var bytesReceived: UInt64
+    /**
+     * Datagrams dropped as unauthentic or malformed.
+     */
+    public var datagramsDropped: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Smoothed round-trip time in milliseconds.
+         */srttMs: Double, 
+        /**
+         * Milliseconds since the server was last heard; `None` before it ever was.
+         */lastContactMs: UInt64?, 
+        /**
+         * Datagrams sent.
+         */datagramsSent: UInt64, 
+        /**
+         * Datagrams received.
+         */datagramsReceived: UInt64, 
+        /**
+         * UDP payload bytes sent.
+         */bytesSent: UInt64, 
+        /**
+         * UDP payload bytes received.
+         */bytesReceived: UInt64, 
+        /**
+         * Datagrams dropped as unauthentic or malformed.
+         */datagramsDropped: UInt64) {
+        self.srttMs = srttMs
+        self.lastContactMs = lastContactMs
+        self.datagramsSent = datagramsSent
+        self.datagramsReceived = datagramsReceived
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.datagramsDropped = datagramsDropped
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SessionStats: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionStats: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionStats {
+        return
+            try SessionStats(
+                srttMs: FfiConverterDouble.read(from: &buf), 
+                lastContactMs: FfiConverterOptionUInt64.read(from: &buf), 
+                datagramsSent: FfiConverterUInt64.read(from: &buf), 
+                datagramsReceived: FfiConverterUInt64.read(from: &buf), 
+                bytesSent: FfiConverterUInt64.read(from: &buf), 
+                bytesReceived: FfiConverterUInt64.read(from: &buf), 
+                datagramsDropped: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SessionStats, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.srttMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.lastContactMs, into: &buf)
+        FfiConverterUInt64.write(value.datagramsSent, into: &buf)
+        FfiConverterUInt64.write(value.datagramsReceived, into: &buf)
+        FfiConverterUInt64.write(value.bytesSent, into: &buf)
+        FfiConverterUInt64.write(value.bytesReceived, into: &buf)
+        FfiConverterUInt64.write(value.datagramsDropped, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionStats_lift(_ buf: RustBuffer) throws -> SessionStats {
+    return try FfiConverterTypeSessionStats.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionStats_lower(_ value: SessionStats) -> RustBuffer {
+    return FfiConverterTypeSessionStats.lower(value)
+}
+
+
+/**
+ * A cell colour.
+ */
+
+public enum CellColor: Equatable, Hashable {
+    
+    /**
+     * The terminal's default foreground or background.
+     */
+    case `default`
+    /**
+     * A 256-colour palette index (0..=15 are the ANSI colours).
+     */
+    case indexed(
+        /**
+         * The index.
+         */index: UInt8
+    )
+    /**
+     * A 24-bit colour.
+     */
+    case rgb(
+        /**
+         * Red.
+         */r: UInt8, 
+        /**
+         * Green.
+         */g: UInt8, 
+        /**
+         * Blue.
+         */b: UInt8
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CellColor: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCellColor: FfiConverterRustBuffer {
+    typealias SwiftType = CellColor
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CellColor {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`default`
+        
+        case 2: return .indexed(index: try FfiConverterUInt8.read(from: &buf)
+        )
+        
+        case 3: return .rgb(r: try FfiConverterUInt8.read(from: &buf), g: try FfiConverterUInt8.read(from: &buf), b: try FfiConverterUInt8.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CellColor, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`default`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .indexed(index):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt8.write(index, into: &buf)
+            
+        
+        case let .rgb(r,g,b):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt8.write(r, into: &buf)
+            FfiConverterUInt8.write(g, into: &buf)
+            FfiConverterUInt8.write(b, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCellColor_lift(_ buf: RustBuffer) throws -> CellColor {
+    return try FfiConverterTypeCellColor.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCellColor_lower(_ value: CellColor) -> RustBuffer {
+    return FfiConverterTypeCellColor.lower(value)
+}
+
+
+
+/**
+ * Why a session ended (mirror of moshkit-core's `CloseReason`, plus local failures).
+ */
+
+public enum CloseReason: Equatable, Hashable {
+    
+    /**
+     * We closed the session and the server acknowledged it.
+     */
+    case shutdownAcknowledged
+    /**
+     * We closed the session; the server did not acknowledge in time (it may be gone).
+     */
+    case shutdownUnacknowledged
+    /**
+     * The server ended the session (e.g. the remote shell exited).
+     */
+    case peerShutdown
+    /**
+     * The server was silent for too long.
+     */
+    case timedOut
+    /**
+     * The session key's safe volume is used up (start a new session).
+     */
+    case keyExhausted
+    /**
+     * No UDP socket could be opened on this device.
+     */
+    case socketError
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CloseReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCloseReason: FfiConverterRustBuffer {
+    typealias SwiftType = CloseReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CloseReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .shutdownAcknowledged
+        
+        case 2: return .shutdownUnacknowledged
+        
+        case 3: return .peerShutdown
+        
+        case 4: return .timedOut
+        
+        case 5: return .keyExhausted
+        
+        case 6: return .socketError
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CloseReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .shutdownAcknowledged:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .shutdownUnacknowledged:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .peerShutdown:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .timedOut:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .keyExhausted:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .socketError:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCloseReason_lift(_ buf: RustBuffer) throws -> CloseReason {
+    return try FfiConverterTypeCloseReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCloseReason_lower(_ value: CloseReason) -> RustBuffer {
+    return FfiConverterTypeCloseReason.lower(value)
+}
+
+
+
+/**
+ * The link as a UI should present it.
+ */
+
+public enum ConnectionState: Equatable, Hashable {
+    
+    /**
+     * Nothing heard from the server yet.
+     */
+    case connecting
+    /**
+     * The server answers.
+     */
+    case connected
+    /**
+     * The server has been silent long enough to tell the user.
+     */
+    case silent(
+        /**
+         * Milliseconds since the server was last heard (at the time of the call or event).
+         */silentMs: UInt64
+    )
+    /**
+     * Our shutdown is in progress.
+     */
+    case closing
+    /**
+     * The session is over.
+     */
+    case closed(
+        /**
+         * Why.
+         */reason: CloseReason
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConnectionState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectionState: FfiConverterRustBuffer {
+    typealias SwiftType = ConnectionState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectionState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .connecting
+        
+        case 2: return .connected
+        
+        case 3: return .silent(silentMs: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 4: return .closing
+        
+        case 5: return .closed(reason: try FfiConverterTypeCloseReason.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConnectionState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .connecting:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .connected:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .silent(silentMs):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt64.write(silentMs, into: &buf)
+            
+        
+        case .closing:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .closed(reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeCloseReason.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionState_lift(_ buf: RustBuffer) throws -> ConnectionState {
+    return try FfiConverterTypeConnectionState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionState_lower(_ value: ConnectionState) -> RustBuffer {
+    return FfiConverterTypeConnectionState.lower(value)
+}
+
 
 
 /**
@@ -1008,8 +2672,7 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 /**
  * Errors returned by MoshKit calls.
  *
- * More variants will be added (the session brings connect, network and closed errors): match
- * with a default branch.
+ * More variants may be added: match with a default branch.
  */
 public 
 enum MoshKitError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -1036,6 +2699,42 @@ enum MoshKitError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * The log sink could not be installed (another `log` logger owns this process).
      */
     case LogSinkUnavailable(
+        /**
+         * Details.
+         */reason: String
+    )
+    /**
+     * The host is neither an IP address nor a host name, or the port is 0.
+     */
+    case InvalidAddress(
+        /**
+         * Details.
+         */reason: String
+    )
+    /**
+     * The host name could not be resolved.
+     */
+    case ResolveFailed(
+        /**
+         * Details from the system resolver.
+         */reason: String
+    )
+    /**
+     * A window size of zero (or too large for the terminal).
+     */
+    case InvalidSize(
+        /**
+         * Details.
+         */reason: String
+    )
+    /**
+     * The session was closed (by `disconnect`, or it ended): no more input is accepted.
+     */
+    case Closed
+    /**
+     * MoshKit's runtime thread could not be started.
+     */
+    case Runtime(
         /**
          * Details.
          */reason: String
@@ -1078,6 +2777,19 @@ public struct FfiConverterTypeMoshKitError: FfiConverterRustBuffer {
         case 3: return .LogSinkUnavailable(
             reason: try FfiConverterString.read(from: &buf)
             )
+        case 4: return .InvalidAddress(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .ResolveFailed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 6: return .InvalidSize(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 7: return .Closed
+        case 8: return .Runtime(
+            reason: try FfiConverterString.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -1102,6 +2814,30 @@ public struct FfiConverterTypeMoshKitError: FfiConverterRustBuffer {
         
         case let .LogSinkUnavailable(reason):
             writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .InvalidAddress(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .ResolveFailed(reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .InvalidSize(reason):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .Closed:
+            writeInt(&buf, Int32(7))
+        
+        
+        case let .Runtime(reason):
+            writeInt(&buf, Int32(8))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -1447,6 +3183,152 @@ public func FfiConverterTypePredictionMode_lower(_ value: PredictionMode) -> Rus
     return FfiConverterTypePredictionMode.lower(value)
 }
 
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCell: FfiConverterRustBuffer {
+    typealias SwiftType = [Cell]
+
+    public static func write(_ value: [Cell], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCell.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Cell] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Cell]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCell.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRow: FfiConverterRustBuffer {
+    typealias SwiftType = [Row]
+
+    public static func write(_ value: [Row], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRow.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Row] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Row]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRow.read(from: &buf))
+        }
+        return seq
+    }
+}
+private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
+private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
+
+fileprivate let uniffiContinuationHandleMap = UniffiHandleMap<UnsafeContinuation<Int8, Never>>()
+
+fileprivate func uniffiRustCallAsync<F, T>(
+    rustFutureFunc: () -> UInt64,
+    pollFunc: (UInt64, @escaping UniffiRustFutureContinuationCallback, UInt64) -> (),
+    completeFunc: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> F,
+    freeFunc: (UInt64) -> (),
+    liftFunc: (F) throws -> T,
+    errorHandler: ((RustBuffer) throws -> Swift.Error)?
+) async throws -> T {
+    // Make sure to call the ensure init function since future creation doesn't have a
+    // RustCallStatus param, so doesn't use makeRustCall()
+    uniffiEnsureMoshkitInitialized()
+    let rustFuture = rustFutureFunc()
+    defer {
+        freeFunc(rustFuture)
+    }
+    var pollResult: Int8;
+    repeat {
+        pollResult = await withUnsafeContinuation {
+            pollFunc(
+                rustFuture,
+                { handle, pollResult in
+                    uniffiFutureContinuationCallback(handle: handle, pollResult: pollResult)
+                },
+                uniffiContinuationHandleMap.insert(obj: $0)
+            )
+        }
+    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY
+
+    return try liftFunc(makeRustCall(
+        { completeFunc(rustFuture, $0) },
+        errorHandler: errorHandler
+    ))
+}
+
+// Callback handlers for an async calls.  These are invoked by Rust when the future is ready.  They
+// lift the return value or error and resume the suspended function.
+fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: Int8) {
+    if let continuation = try? uniffiContinuationHandleMap.remove(handle: handle) {
+        continuation.resume(returning: pollResult)
+    } else {
+        print("uniffiFutureContinuationCallback invalid handle")
+    }
+}
 /**
  * Removes the log sink: log records are dropped from now on.
  */
@@ -1516,6 +3398,26 @@ public func validateSessionKey(key: String)throws   {try rustCallWithError(FfiCo
     )
 }
 }
+/**
+ * Resolves a host name without blocking the caller (on MoshKit's runtime, bounded to 5 s) and
+ * returns its address as text (IPv4 preferred), to pass to `MoshSession.connect`, which then
+ * never blocks. An IP address is returned as is (normalised). Kotlin: a `suspend` function;
+ * Swift: `async`.
+ */
+public func resolveHost(host: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_moshkit_fn_func_resolve_host(FfiConverterString.lower(host)
+                )
+            },
+            pollFunc: ffi_moshkit_rust_future_poll_rust_buffer,
+            completeFunc: ffi_moshkit_rust_future_complete_rust_buffer,
+            freeFunc: ffi_moshkit_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeMoshKitError_lift
+        )
+}
 
 private enum InitializationResult {
     case ok
@@ -1550,11 +3452,72 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_func_validate_session_key() != 17579) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_moshkit_checksum_func_resolve_host() != 18122) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_moshkit_checksum_method_logsink_log() != 64130) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_connection_state() != 27616) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_disconnect() != 49066) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_is_closed() != 50745) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_network_changed() != 34349) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_paste() != 35502) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_pause() != 58949) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_pull_changes() != 58451) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_resize() != 6446) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_resume() != 61466) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_send_input() != 7653) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_snapshot() != 27166) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_stats() != 18221) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_screen_changed() != 8889) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_connection_state() != 36089) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_bell() != 60375) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_title() != 20148) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_clipboard() != 52178) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_closed() != 46159) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 5761) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitSessionListener()
     return InitializationResult.ok
 }()
 

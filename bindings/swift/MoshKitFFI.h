@@ -250,6 +250,48 @@ typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, Rust
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod0)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD2
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod2)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD3
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD3
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod3)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD4
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD4
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod4)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD5
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD5
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod5)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 typedef struct UniffiVTableCallbackInterfaceLogSink {
@@ -257,6 +299,20 @@ typedef struct UniffiVTableCallbackInterfaceLogSink {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
 } UniffiVTableCallbackInterfaceLogSink;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SESSION_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SESSION_LISTENER
+typedef struct UniffiVTableCallbackInterfaceSessionListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSessionListenerMethod0 _Nonnull onScreenChanged;
+    UniffiCallbackInterfaceSessionListenerMethod1 _Nonnull onConnectionState;
+    UniffiCallbackInterfaceSessionListenerMethod2 _Nonnull onBell;
+    UniffiCallbackInterfaceSessionListenerMethod3 _Nonnull onTitle;
+    UniffiCallbackInterfaceSessionListenerMethod4 _Nonnull onClipboard;
+    UniffiCallbackInterfaceSessionListenerMethod5 _Nonnull onClosed;
+} UniffiVTableCallbackInterfaceSessionListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CLONE_LOGSINK
@@ -277,6 +333,126 @@ void uniffi_moshkit_fn_init_callback_vtable_logsink(const UniffiVTableCallbackIn
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_LOGSINK_LOG
 void uniffi_moshkit_fn_method_logsink_log(uint64_t ptr, RustBuffer level, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CLONE_MOSHSESSION
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CLONE_MOSHSESSION
+uint64_t uniffi_moshkit_fn_clone_moshsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FREE_MOSHSESSION
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FREE_MOSHSESSION
+void uniffi_moshkit_fn_free_moshsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CONSTRUCTOR_MOSHSESSION_CONNECT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CONSTRUCTOR_MOSHSESSION_CONNECT
+uint64_t uniffi_moshkit_fn_constructor_moshsession_connect(RustBuffer host, uint16_t port, RustBuffer key, uint16_t cols, uint16_t rows, RustBuffer prediction, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_CONNECTION_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_CONNECTION_STATE
+RustBuffer uniffi_moshkit_fn_method_moshsession_connection_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_DISCONNECT
+void uniffi_moshkit_fn_method_moshsession_disconnect(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_IS_CLOSED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_IS_CLOSED
+int8_t uniffi_moshkit_fn_method_moshsession_is_closed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_NETWORK_CHANGED
+void uniffi_moshkit_fn_method_moshsession_network_changed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_PASTE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_PASTE
+void uniffi_moshkit_fn_method_moshsession_paste(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_PAUSE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_PAUSE
+void uniffi_moshkit_fn_method_moshsession_pause(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_PULL_CHANGES
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_PULL_CHANGES
+RustBuffer uniffi_moshkit_fn_method_moshsession_pull_changes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESIZE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESIZE
+void uniffi_moshkit_fn_method_moshsession_resize(uint64_t ptr, uint16_t cols, uint16_t rows, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESUME
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESUME
+void uniffi_moshkit_fn_method_moshsession_resume(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SEND_INPUT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SEND_INPUT
+void uniffi_moshkit_fn_method_moshsession_send_input(uint64_t ptr, RustBuffer bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SNAPSHOT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SNAPSHOT
+RustBuffer uniffi_moshkit_fn_method_moshsession_snapshot(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_STATS
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_STATS
+RustBuffer uniffi_moshkit_fn_method_moshsession_stats(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CLONE_SESSIONLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CLONE_SESSIONLISTENER
+uint64_t uniffi_moshkit_fn_clone_sessionlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FREE_SESSIONLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FREE_SESSIONLISTENER
+void uniffi_moshkit_fn_free_sessionlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_INIT_CALLBACK_VTABLE_SESSIONLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_INIT_CALLBACK_VTABLE_SESSIONLISTENER
+void uniffi_moshkit_fn_init_callback_vtable_sessionlistener(const UniffiVTableCallbackInterfaceSessionListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_SCREEN_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_SCREEN_CHANGED
+void uniffi_moshkit_fn_method_sessionlistener_on_screen_changed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CONNECTION_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CONNECTION_STATE
+void uniffi_moshkit_fn_method_sessionlistener_on_connection_state(uint64_t ptr, RustBuffer state, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_BELL
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_BELL
+void uniffi_moshkit_fn_method_sessionlistener_on_bell(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_TITLE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_TITLE
+void uniffi_moshkit_fn_method_sessionlistener_on_title(uint64_t ptr, RustBuffer title, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CLIPBOARD
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CLIPBOARD
+void uniffi_moshkit_fn_method_sessionlistener_on_clipboard(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CLOSED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CLOSED
+void uniffi_moshkit_fn_method_sessionlistener_on_closed(uint64_t ptr, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_CLEAR_LOG_SINK
@@ -309,6 +485,11 @@ void uniffi_moshkit_fn_func_set_log_sink(uint64_t sink, RustBuffer max_level, Ru
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_VALIDATE_SESSION_KEY
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_VALIDATE_SESSION_KEY
 void uniffi_moshkit_fn_func_validate_session_key(RustBuffer key, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_RESOLVE_HOST
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_RESOLVE_HOST
+uint64_t uniffi_moshkit_fn_func_resolve_host(RustBuffer host
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_MOSHKIT_RUSTBUFFER_ALLOC
@@ -607,9 +788,129 @@ uint16_t uniffi_moshkit_checksum_func_validate_session_key(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_FUNC_RESOLVE_HOST
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_FUNC_RESOLVE_HOST
+uint16_t uniffi_moshkit_checksum_func_resolve_host(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_LOGSINK_LOG
 uint16_t uniffi_moshkit_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_CONNECTION_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_CONNECTION_STATE
+uint16_t uniffi_moshkit_checksum_method_moshsession_connection_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_DISCONNECT
+uint16_t uniffi_moshkit_checksum_method_moshsession_disconnect(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_IS_CLOSED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_IS_CLOSED
+uint16_t uniffi_moshkit_checksum_method_moshsession_is_closed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_NETWORK_CHANGED
+uint16_t uniffi_moshkit_checksum_method_moshsession_network_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_PASTE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_PASTE
+uint16_t uniffi_moshkit_checksum_method_moshsession_paste(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_PAUSE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_PAUSE
+uint16_t uniffi_moshkit_checksum_method_moshsession_pause(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_PULL_CHANGES
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_PULL_CHANGES
+uint16_t uniffi_moshkit_checksum_method_moshsession_pull_changes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_RESIZE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_RESIZE
+uint16_t uniffi_moshkit_checksum_method_moshsession_resize(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_RESUME
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_RESUME
+uint16_t uniffi_moshkit_checksum_method_moshsession_resume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SEND_INPUT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SEND_INPUT
+uint16_t uniffi_moshkit_checksum_method_moshsession_send_input(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SNAPSHOT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SNAPSHOT
+uint16_t uniffi_moshkit_checksum_method_moshsession_snapshot(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_STATS
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_STATS
+uint16_t uniffi_moshkit_checksum_method_moshsession_stats(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_SCREEN_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_SCREEN_CHANGED
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_screen_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CONNECTION_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CONNECTION_STATE
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_connection_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_BELL
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_BELL
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_bell(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_TITLE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_TITLE
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_title(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CLIPBOARD
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CLIPBOARD
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_clipboard(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CLOSED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CLOSED
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_closed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_CONSTRUCTOR_MOSHSESSION_CONNECT
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_CONSTRUCTOR_MOSHSESSION_CONNECT
+uint16_t uniffi_moshkit_checksum_constructor_moshsession_connect(void
     
 );
 #endif

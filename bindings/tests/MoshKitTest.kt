@@ -2,10 +2,18 @@
 //
 // Checks the generated Kotlin bindings (bindings/kotlin, package org.moshkit) against the real
 // libmoshkit on the JVM through JNA. Run by scripts/test-bindings.sh; a failed check() throws,
-// which exits non-zero.
+// which exits non-zero. The live session part needs an upstream mosh-server on loopback:
+// MOSHKIT_TEST_HOST, MOSHKIT_TEST_PORT, MOSHKIT_TEST_KEY (scripts/with-mosh-server.sh sets them).
 import android.util.Log
 import org.moshkit.*
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import org.moshkit.android.LogcatSink
+import org.moshkit.android.SessionEvent
+import org.moshkit.android.SessionEvents
 import java.util.Collections
 
 fun bytes(vararg b: Int) = ByteArray(b.size) { b[it].toByte() }
@@ -118,5 +126,125 @@ fun main() {
         "logcat: ${Log.lines}"
     }
 
+    checks += liveSession()
     println("kotlin: $checks checks passed")
+}
+
+/** The app's copy of the screen, kept up to date from pulled changes. */
+class ScreenModel {
+    var rows = mutableListOf<String>()
+    var cols = 0
+    fun apply(u: ScreenUpdate) {
+        if (u.full) {
+            rows = MutableList(u.rows.toInt()) { "" }
+            cols = u.cols.toInt()
+        }
+        for (r in u.changedRows) rows[r.index.toInt()] = r.cells.joinToString("") { it.text }
+    }
+    fun contains(needle: String) = rows.any { needle in it }
+}
+
+/** A session against the upstream mosh-server named by the environment; returns its checks. */
+fun liveSession(): Int {
+    var checks = 0
+    fun expect(cond: Boolean, what: () -> String) {
+        checks++
+        check(cond, what)
+    }
+    val host = System.getenv("MOSHKIT_TEST_HOST") ?: error("MOSHKIT_TEST_HOST not set")
+    val port = System.getenv("MOSHKIT_TEST_PORT")?.toInt() ?: error("MOSHKIT_TEST_PORT not set")
+    val key = System.getenv("MOSHKIT_TEST_KEY") ?: error("MOSHKIT_TEST_KEY not set")
+
+    // Errors are exceptions (nothing reaches the network).
+    val ignore = SessionEvents()
+    try {
+        MoshSession.connect(host, port.toUShort(), "bad", 80u, 24u, PredictionMode.ADAPTIVE, ignore)
+        error("bad key accepted")
+    } catch (e: MoshKitException.InvalidKey) { checks++ }
+    try {
+        MoshSession.connect("bad host!", port.toUShort(), key, 80u, 24u, PredictionMode.ADAPTIVE, ignore)
+        error("bad host accepted")
+    } catch (e: MoshKitException.InvalidAddress) { checks++ }
+
+    // Name resolution without blocking (a suspend function), then a connect that never blocks.
+    expect(runBlocking { resolveHost("localhost") } == "127.0.0.1") { "localhost" }
+    try {
+        runBlocking { resolveHost("no-such-host.invalid") }
+        error("resolved an .invalid name")
+    } catch (e: MoshKitException.ResolveFailed) { checks++ }
+    val address = runBlocking { resolveHost(host) }
+    val (session, events) = SessionEvents.connect(address, port, key, 80, 24)
+    val screen = ScreenModel()
+    val enter = encodeKey(NamedKey.Enter, Modifiers())
+    runBlocking {
+        val ticks = Channel<Unit>(Channel.CONFLATED)
+        val states = Collections.synchronizedList(mutableListOf<ConnectionState>())
+        var closed: CloseReason? = null
+        val closedSignal = Channel<Unit>(Channel.CONFLATED)
+        val collector = launch {
+            events.collect { e ->
+                when (e) {
+                    SessionEvent.ScreenChanged -> ticks.trySend(Unit)
+                    is SessionEvent.State -> states.add(e.state)
+                    is SessionEvent.Closed -> { closed = e.reason; closedSignal.trySend(Unit) }
+                    else -> {}
+                }
+            }
+        }
+        // Pull on each "screen changed" until `needle` shows (bounded).
+        suspend fun waitFor(needle: String) {
+            try {
+                withTimeout(10_000) {
+                    while (true) {
+                        screen.apply(session.pullChanges())
+                        if (screen.contains(needle)) break
+                        withTimeoutOrNull(500) { ticks.receive() }
+                    }
+                }
+            } catch (e: kotlinx.coroutines.TimeoutCancellationException) {
+                error("\"$needle\" not on screen: ${screen.rows}")
+            }
+            checks++
+        }
+
+        waitFor("#")
+        expect(screen.cols == 80 && screen.rows.size == 24) { "size ${screen.cols}x${screen.rows.size}" }
+        expect(ConnectionState.Connected in states) { "states $states" }
+        expect(session.connectionState() == ConnectionState.Connected) { "${session.connectionState()}" }
+
+        session.sendInput("echo mk-\$((40+2))".toByteArray())
+        session.sendInput(enter)
+        waitFor("mk-42")
+
+        session.resize(100u, 30u)
+        session.sendInput("stty size".toByteArray() + enter)
+        waitFor("30 100")
+        expect(screen.cols == 100 && screen.rows.size == 30) { "size ${screen.cols}x${screen.rows.size}" }
+        println(screen.rows.filter { it.isNotBlank() }.joinToString("\n") { "  |" + it.trimEnd() })
+
+        session.pause()
+        session.paste("echo kt-\$((6*7))")
+        session.resume()
+        session.sendInput(enter)
+        waitFor("kt-42")
+        session.networkChanged()
+
+        val stats = session.stats()
+        expect(stats.datagramsReceived > 0u && stats.lastContactMs != null) { "$stats" }
+        val snap = session.snapshot()
+        expect(snap.full && snap.changedRows.size == 30) { "snapshot ${snap.changedRows.size}" }
+
+        session.disconnect()
+        withTimeout(15_000) { closedSignal.receive() }
+        expect(closed == CloseReason.SHUTDOWN_ACKNOWLEDGED) { "closed: $closed" }
+        expect(session.isClosed()) { "isClosed" }
+        try {
+            session.sendInput(enter)
+            error("input accepted after close")
+        } catch (e: MoshKitException.Closed) { checks++ }
+        withTimeout(5_000) { collector.join() } // the flow ends after Closed
+    }
+    session.close() // AutoCloseable: frees the Rust object
+    println("  live session: $checks checks")
+    return checks
 }

@@ -2,7 +2,9 @@
 //
 // Checks the generated Swift bindings (bindings/swift, module MoshKit) against the real
 // libmoshkit. Compiled together with MoshKit.swift and run by scripts/swift-check.sh (from
-// scripts/test-bindings.sh); a failed precondition exits non-zero.
+// scripts/test-bindings.sh); a failed precondition exits non-zero. The live session part needs an
+// upstream mosh-server on loopback: MOSHKIT_TEST_HOST, MOSHKIT_TEST_PORT, MOSHKIT_TEST_KEY
+// (scripts/with-mosh-server.sh sets them; the chroot shares the host's network namespace).
 import Foundation
 
 var checks = 0
@@ -108,5 +110,118 @@ clearLogSink()
 try! setLogSink(sink: RecordingSink(), maxLevel: .trace)
 clearLogSink()
 expect(sink.records.count == before, "record after the sink was replaced")
+
+// Live session against the upstream mosh-server named by the environment.
+final class Listener: SessionListener, @unchecked Sendable {
+    let cond = NSCondition()
+    private(set) var screenChanged = false
+    private(set) var states: [ConnectionState] = []
+    private(set) var closed: CloseReason?
+    func onScreenChanged() { cond.lock(); screenChanged = true; cond.broadcast(); cond.unlock() }
+    func onConnectionState(state: ConnectionState) { cond.lock(); states.append(state); cond.broadcast(); cond.unlock() }
+    func onBell() {}
+    func onTitle(title: String) {}
+    func onClipboard(text: String) {}
+    func onClosed(reason: CloseReason) { cond.lock(); closed = reason; cond.broadcast(); cond.unlock() }
+    func resetScreenChanged() { cond.lock(); screenChanged = false; cond.unlock() }
+    /// Waits (bounded) until `pred` holds; returns whether it did.
+    func wait(seconds: Double, _ pred: (Listener) -> Bool) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        cond.lock(); defer { cond.unlock() }
+        while !pred(self) {
+            if !cond.wait(until: deadline) { return pred(self) }
+        }
+        return true
+    }
+}
+
+let env = ProcessInfo.processInfo.environment
+guard let host = env["MOSHKIT_TEST_HOST"], let portText = env["MOSHKIT_TEST_PORT"],
+      let port = UInt16(portText), let key = env["MOSHKIT_TEST_KEY"] else {
+    preconditionFailure("MOSHKIT_TEST_HOST/_PORT/_KEY not set")
+}
+let listener = Listener()
+do {
+    _ = try MoshSession.connect(host: host, port: port, key: "bad", cols: 80, rows: 24, prediction: .adaptive, listener: listener)
+    preconditionFailure("bad key accepted")
+} catch MoshKitError.InvalidKey {
+    checks += 1
+}
+do {
+    _ = try MoshSession.connect(host: host, port: port, key: key, cols: 0, rows: 24, prediction: .adaptive, listener: listener)
+    preconditionFailure("0 columns accepted")
+} catch MoshKitError.InvalidSize {
+    checks += 1
+}
+// Name resolution without blocking (async), then a connect that never blocks.
+let resolved = try! await resolveHost(host: "localhost")
+expect(resolved == "127.0.0.1", "localhost -> \(resolved)")
+do {
+    _ = try await resolveHost(host: "no-such-host.invalid")
+    preconditionFailure("resolved an .invalid name")
+} catch MoshKitError.ResolveFailed {
+    checks += 1
+}
+let address = try! await resolveHost(host: host)
+let session = try! MoshSession.connect(host: address, port: port, key: key, cols: 80, rows: 24,
+                                       prediction: .adaptive, listener: listener)
+var screen: [String] = []
+var screenCols = 0
+@MainActor func waitFor(_ needle: String) {
+    let deadline = Date(timeIntervalSinceNow: 10)
+    while true {
+        listener.resetScreenChanged()
+        let u = session.pullChanges()
+        if u.full { screen = Array(repeating: "", count: Int(u.rows)); screenCols = Int(u.cols) }
+        for r in u.changedRows { screen[Int(r.index)] = r.cells.map { $0.text }.joined() }
+        if screen.contains(where: { $0.contains(needle) }) { break }
+        precondition(Date() < deadline, "\"\(needle)\" not on screen: \(screen)")
+        _ = listener.wait(seconds: 0.5) { $0.screenChanged }
+    }
+    checks += 1
+}
+let enter = encodeKey(key: .enter, mods: Modifiers())
+waitFor("#")
+expect(screenCols == 80 && screen.count == 24, "size \(screenCols)x\(screen.count)")
+expect(listener.wait(seconds: 5) { $0.states.contains(.connected) }, "never connected")
+try! session.sendInput(bytes: Data("echo mk-$((40+2))".utf8))
+try! session.sendInput(bytes: enter)
+waitFor("mk-42")
+try! session.resize(cols: 100, rows: 30)
+try! session.sendInput(bytes: Data("stty size".utf8) + enter)
+waitFor("30 100")
+expect(screenCols == 100 && screen.count == 30, "size \(screenCols)x\(screen.count)")
+for row in screen where !row.trimmingCharacters(in: .whitespaces).isEmpty { print("  |\(row)") }
+try! session.pause()
+try! session.paste(text: "echo sw-$((6*7))")
+try! session.resume()
+try! session.sendInput(bytes: enter)
+waitFor("sw-42")
+try! session.networkChanged()
+let stats = session.stats()
+expect(stats.datagramsReceived > 0 && stats.lastContactMs != nil, "\(stats)")
+try! session.disconnect()
+expect(listener.wait(seconds: 15) { $0.closed != nil }, "no onClosed")
+expect(listener.closed == .shutdownAcknowledged, "closed: \(String(describing: listener.closed))")
+do {
+    try session.sendInput(bytes: enter)
+    preconditionFailure("input accepted after close")
+} catch MoshKitError.Closed {
+    checks += 1
+}
+
+// The AsyncStream helper (ios/Sources/MoshKit/SessionEvents.swift): events in order, the stream
+// finishes after .closed.
+let helper = SessionEvents()
+helper.onConnectionState(state: .connected)
+helper.onBell()
+helper.onTitle(title: "t")
+helper.onScreenChanged()
+helper.onClosed(reason: .peerShutdown)
+helper.onBell() // after the end: dropped
+var streamed: [SessionEvent] = []
+for await event in helper.stream { streamed.append(event) }
+expect(streamed == [.state(.connected), .bell, .title("t"), .screenChanged, .closed(.peerShutdown)],
+       "stream: \(streamed)")
 
 print("swift: \(checks) checks passed")

@@ -12,8 +12,7 @@ use crate::logging;
 
 /// Errors returned by MoshKit calls.
 ///
-/// More variants will be added (the session brings connect, network and closed errors): match
-/// with a default branch.
+/// More variants may be added: match with a default branch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 #[non_exhaustive]
 pub enum MoshKitError {
@@ -32,6 +31,33 @@ pub enum MoshKitError {
     /// The log sink could not be installed (another `log` logger owns this process).
     #[error("log sink unavailable: {reason}")]
     LogSinkUnavailable {
+        /// Details.
+        reason: String,
+    },
+    /// The host is neither an IP address nor a host name, or the port is 0.
+    #[error("invalid address: {reason}")]
+    InvalidAddress {
+        /// Details.
+        reason: String,
+    },
+    /// The host name could not be resolved.
+    #[error("cannot resolve host: {reason}")]
+    ResolveFailed {
+        /// Details from the system resolver.
+        reason: String,
+    },
+    /// A window size of zero (or too large for the terminal).
+    #[error("invalid window size: {reason}")]
+    InvalidSize {
+        /// Details.
+        reason: String,
+    },
+    /// The session was closed (by `disconnect`, or it ended): no more input is accepted.
+    #[error("session closed")]
+    Closed,
+    /// MoshKit's runtime thread could not be started.
+    #[error("runtime unavailable: {reason}")]
+    Runtime {
         /// Details.
         reason: String,
     },

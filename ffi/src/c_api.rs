@@ -39,10 +39,20 @@ pub enum MoshkitStatus {
     InvalidPredictionMode = 6,
     /// The log sink could not be installed: another Rust `log` logger owns this process.
     LogSinkUnavailable = 7,
-    /// An object handle (e.g. the coming `MoshkitSession *`) is unknown or already freed.
+    /// An object handle (`MoshkitSession *`, `MoshkitScreen *`) is unknown or already freed.
     InvalidHandle = 8,
     /// A bug in MoshKit was caught (a Rust panic); the call had no effect on its outputs.
     Panic = 9,
+    /// The host is neither an IP address nor a host name, or the port is 0.
+    InvalidAddress = 10,
+    /// The host name could not be resolved.
+    ResolveFailed = 11,
+    /// A window size of zero (or too large).
+    InvalidSize = 12,
+    /// The session is closed (moshkit_session_close was called, or it ended).
+    Closed = 13,
+    /// MoshKit's runtime thread could not be started.
+    RuntimeUnavailable = 14,
 }
 
 /// A key on the keyboard, for `moshkit_encode_key`.
@@ -138,13 +148,13 @@ pub type MoshkitLogCallback = Option<
 
 /// A failed call: its status and the message for `moshkit_last_error_message`.
 #[derive(Debug)]
-struct CError {
+pub(crate) struct CError {
     status: MoshkitStatus,
     message: String,
 }
 
 impl CError {
-    fn new(status: MoshkitStatus, message: impl Into<String>) -> CError {
+    pub(crate) fn new(status: MoshkitStatus, message: impl Into<String>) -> CError {
         CError {
             status,
             message: message.into(),
@@ -158,6 +168,11 @@ impl From<MoshKitError> for CError {
             MoshKitError::InvalidKey { .. } => MoshkitStatus::InvalidKey,
             MoshKitError::InvalidPredictionMode { .. } => MoshkitStatus::InvalidPredictionMode,
             MoshKitError::LogSinkUnavailable { .. } => MoshkitStatus::LogSinkUnavailable,
+            MoshKitError::InvalidAddress { .. } => MoshkitStatus::InvalidAddress,
+            MoshKitError::ResolveFailed { .. } => MoshkitStatus::ResolveFailed,
+            MoshKitError::InvalidSize { .. } => MoshkitStatus::InvalidSize,
+            MoshKitError::Closed => MoshkitStatus::Closed,
+            MoshKitError::Runtime { .. } => MoshkitStatus::RuntimeUnavailable,
         };
         CError::new(status, e.to_string())
     }
@@ -187,7 +202,7 @@ fn set_last_error(message: String) {
 }
 
 /// Runs one C entry point: clears the last error, catches panics, records failures.
-fn call(f: impl FnOnce() -> Result<(), CError>) -> MoshkitStatus {
+pub(crate) fn call(f: impl FnOnce() -> Result<(), CError>) -> MoshkitStatus {
     LAST_ERROR.with(|e| *e.borrow_mut() = None);
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => MoshkitStatus::Ok,
@@ -212,7 +227,7 @@ fn call(f: impl FnOnce() -> Result<(), CError>) -> MoshkitStatus {
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
-unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, CError> {
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, CError> {
     if ptr.is_null() {
         return Err(CError::new(
             MoshkitStatus::NullPointer,
@@ -229,7 +244,7 @@ unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, CError>
     })
 }
 
-fn null_error(name: &str) -> CError {
+pub(crate) fn null_error(name: &str) -> CError {
     CError::new(MoshkitStatus::NullPointer, format!("{name} is NULL"))
 }
 

@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn pointer_api_as_a_c_session_would_use_it() {
-        // The shape of the coming moshkit_session_new / _free: opaque pointers in and out.
+        // The shape of moshkit_session_connect / _free: opaque pointers in and out.
         #[derive(Debug)]
         enum MoshkitSession {}
         let reg = HandleRegistry::new();

@@ -6,20 +6,24 @@
 //!   into `bindings/kotlin` and `bindings/swift` by `cargo xtask gen`.
 //! * [`c_api`]: the C ABI (`moshkit_*` functions, status codes, thread-local last error),
 //!   described by the cbindgen-generated `include/moshkit.h`.
+//! * [`c_session`]: the session part of the C ABI (`moshkit_session_*`, `moshkit_screen_*`).
 //! * [`logging`]: routes the `log` facade used by moshkit to the app's sink (logcat, os_log,
 //!   a C callback); nothing is ever printed to stdout or stderr.
-//! * [`handles`]: a generation-checked handle registry for the opaque objects (the coming
-//!   `MoshkitSession *`), so that use-after-free and double-free are detected, not UB.
-//!
-//! The session object (connect, input, resize, screen changes) is not part of this crate yet:
-//! it arrives with moshkit-core's client session.
+//! * [`handles`]: a generation-checked handle registry for the opaque objects (`MoshkitSession *`,
+//!   `MoshkitScreen *`), so that use-after-free and double-free are detected, not UB.
+//! * [`session`]: the client session ([`session::MoshSession`]) and the one runtime thread
+//!   (a tokio current-thread runtime on a dedicated thread, started on first connect) that
+//!   drives all sessions.
 
 pub mod api;
 pub mod c_api;
+pub mod c_session;
 pub mod handles;
 pub mod logging;
+pub mod session;
 
 pub use api::*;
+pub use session::*;
 
 uniffi::setup_scaffolding!("moshkit");
 

@@ -81,6 +81,7 @@ fn gen_into(out: &Path) -> Result<()> {
     cbindgen::Builder::new()
         .with_config(config)
         .with_src(root.join("ffi/src/c_api.rs"))
+        .with_src(root.join("ffi/src/c_session.rs"))
         .generate()
         .map_err(|e| format!("cbindgen: {e}"))?
         .write_to_file(&header);

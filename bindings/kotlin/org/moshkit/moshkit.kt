@@ -31,6 +31,13 @@ import java.nio.charset.CodingErrorAction
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.coroutines.resume
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.DelicateCoroutinesApi
+import kotlinx.coroutines.GlobalScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.suspendCancellableCoroutine
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -653,6 +660,24 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceSessionListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionListenerMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionListenerMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`title`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionListenerMethod4 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`text`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionListenerMethod5 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
 internal open class UniffiVTableCallbackInterfaceLogSink(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -669,6 +694,40 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `log` = other.`log`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onScreenChanged", "onConnectionState", "onBell", "onTitle", "onClipboard", "onClosed")
+internal open class UniffiVTableCallbackInterfaceSessionListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onScreenChanged`: UniffiCallbackInterfaceSessionListenerMethod0? = null,
+    @JvmField internal var `onConnectionState`: UniffiCallbackInterfaceSessionListenerMethod1? = null,
+    @JvmField internal var `onBell`: UniffiCallbackInterfaceSessionListenerMethod2? = null,
+    @JvmField internal var `onTitle`: UniffiCallbackInterfaceSessionListenerMethod3? = null,
+    @JvmField internal var `onClipboard`: UniffiCallbackInterfaceSessionListenerMethod4? = null,
+    @JvmField internal var `onClosed`: UniffiCallbackInterfaceSessionListenerMethod5? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onScreenChanged`: UniffiCallbackInterfaceSessionListenerMethod0? = null,
+        `onConnectionState`: UniffiCallbackInterfaceSessionListenerMethod1? = null,
+        `onBell`: UniffiCallbackInterfaceSessionListenerMethod2? = null,
+        `onTitle`: UniffiCallbackInterfaceSessionListenerMethod3? = null,
+        `onClipboard`: UniffiCallbackInterfaceSessionListenerMethod4? = null,
+        `onClosed`: UniffiCallbackInterfaceSessionListenerMethod5? = null,
+    ): UniffiVTableCallbackInterfaceSessionListener(`uniffiFree`,`uniffiClone`,`onScreenChanged`,`onConnectionState`,`onBell`,`onTitle`,`onClipboard`,`onClosed`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSessionListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onScreenChanged` = other.`onScreenChanged`
+        `onConnectionState` = other.`onConnectionState`
+        `onBell` = other.`onBell`
+        `onTitle` = other.`onTitle`
+        `onClipboard` = other.`onClipboard`
+        `onClosed` = other.`onClosed`
     }
 
 }
@@ -709,7 +768,47 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_moshkit_checksum_func_validate_session_key(
     ): Int
+    external fun uniffi_moshkit_checksum_func_resolve_host(
+    ): Int
     external fun uniffi_moshkit_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_connection_state(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_disconnect(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_is_closed(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_network_changed(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_paste(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_pause(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_pull_changes(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_resize(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_resume(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_send_input(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_snapshot(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_stats(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_screen_changed(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_connection_state(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_bell(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_title(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_clipboard(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_closed(
+    ): Int
+    external fun uniffi_moshkit_checksum_constructor_moshsession_connect(
     ): Int
     external fun ffi_moshkit_uniffi_contract_version(
     ): Int
@@ -728,6 +827,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "moshkit"))
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfaceSessionListener.register(this)
         
     }
 
@@ -739,6 +839,54 @@ internal object UniffiLib {
     external fun uniffi_moshkit_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
     ): Unit
     external fun uniffi_moshkit_fn_method_logsink_log(`ptr`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_clone_moshsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_moshkit_fn_free_moshsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_constructor_moshsession_connect(`host`: RustBuffer.ByValue,`port`: Short,`key`: RustBuffer.ByValue,`cols`: Short,`rows`: Short,`prediction`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_moshkit_fn_method_moshsession_connection_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_method_moshsession_disconnect(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_is_closed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_moshkit_fn_method_moshsession_network_changed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_paste(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_pause(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_pull_changes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_method_moshsession_resize(`ptr`: Long,`cols`: Short,`rows`: Short,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_send_input(`ptr`: Long,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_snapshot(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_method_moshsession_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_clone_sessionlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_moshkit_fn_free_sessionlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_init_callback_vtable_sessionlistener(`vtable`: UniffiVTableCallbackInterfaceSessionListener,
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_screen_changed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_connection_state(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_bell(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_title(`ptr`: Long,`title`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_clipboard(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_closed(`ptr`: Long,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_func_clear_log_sink(uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -752,6 +900,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_moshkit_fn_func_validate_session_key(`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_moshkit_fn_func_resolve_host(`host`: RustBuffer.ByValue,
+    ): Long
     external fun ffi_moshkit_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_moshkit_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -889,7 +1039,67 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_func_validate_session_key() and 0xFFFF) != 17579) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_moshkit_checksum_func_resolve_host() and 0xFFFF) != 18122) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_moshkit_checksum_method_logsink_log() and 0xFFFF) != 64130) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_connection_state() and 0xFFFF) != 27616) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_disconnect() and 0xFFFF) != 49066) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_is_closed() and 0xFFFF) != 50745) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_network_changed() and 0xFFFF) != 34349) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_paste() and 0xFFFF) != 35502) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_pause() and 0xFFFF) != 58949) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_pull_changes() and 0xFFFF) != 58451) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_resize() and 0xFFFF) != 6446) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_resume() and 0xFFFF) != 61466) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_send_input() and 0xFFFF) != 7653) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_snapshot() and 0xFFFF) != 27166) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_stats() and 0xFFFF) != 18221) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_screen_changed() and 0xFFFF) != 8889) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_connection_state() and 0xFFFF) != 36089) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_bell() and 0xFFFF) != 60375) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_title() and 0xFFFF) != 20148) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_clipboard() and 0xFFFF) != 52178) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_closed() and 0xFFFF) != 46159) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 5761) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -905,6 +1115,46 @@ public fun uniffiEnsureInitialized() {
 }
 
 // Async support
+// Async return type handlers
+
+internal const val UNIFFI_RUST_FUTURE_POLL_READY = 0.toByte()
+internal const val UNIFFI_RUST_FUTURE_POLL_WAKE = 1.toByte()
+
+internal val uniffiContinuationHandleMap = UniffiHandleMap<CancellableContinuation<Byte>>()
+
+// FFI type for Rust future continuations
+internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {
+    override fun callback(data: Long, pollResult: Byte) {
+        uniffiContinuationHandleMap.remove(data).resume(pollResult)
+    }
+}
+
+internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
+    rustFuture: Long,
+    pollFunc: (Long, UniffiRustFutureContinuationCallback, Long) -> Unit,
+    completeFunc: (Long, UniffiRustCallStatus) -> F,
+    freeFunc: (Long) -> Unit,
+    liftFunc: (F) -> T,
+    errorHandler: UniffiRustCallStatusErrorHandler<E>
+): T {
+    try {
+        do {
+            val pollResult = suspendCancellableCoroutine<Byte> { continuation ->
+                pollFunc(
+                    rustFuture,
+                    uniffiRustFutureContinuationCallbackImpl,
+                    uniffiContinuationHandleMap.insert(continuation)
+                )
+            }
+        } while (pollResult != UNIFFI_RUST_FUTURE_POLL_READY);
+
+        return liftFunc(
+            uniffiRustCallWithError(errorHandler, { status -> completeFunc(rustFuture, status) })
+        )
+    } finally {
+        freeFunc(rustFuture)
+    }
+}
 
 // Public interface members begin here.
 
@@ -1110,6 +1360,33 @@ public object FfiConverterUByte: FfiConverter<UByte, Byte> {
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -1127,6 +1404,52 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 
     override fun write(value: UInt, buf: ByteBuffer) {
         buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
     }
 }
 
@@ -1563,6 +1886,1181 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A mosh client session. Create it with [`MoshSession::connect`]; it runs on MoshKit's runtime
+ * thread, and every method returns at once (none waits for the network). Thread-safe.
+ */
+public interface MoshSessionInterface {
+    
+    /**
+     * The state of the link now.
+     */
+    fun `connectionState`(): ConnectionState
+    
+    /**
+     * Starts the shutdown handshake; the listener's `on_closed` follows (within about 10 s even
+     * if the server is gone). Input calls fail with `Closed` from now on; the screen, state and
+     * stats can still be read. (In Kotlin, `close()` is the object's `AutoCloseable` release.)
+     */
+    fun `disconnect`()
+    
+    /**
+     * Whether `disconnect` was called or the session ended.
+     */
+    fun `isClosed`(): kotlin.Boolean
+    
+    /**
+     * The device's network changed (Wi-Fi ↔ cellular, new address): send from a fresh socket
+     * at once instead of waiting for the server's silence to be noticed.
+     */
+    fun `networkChanged`()
+    
+    /**
+     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     */
+    fun `paste`(`text`: kotlin.String)
+    
+    /**
+     * The app goes to the background: stop timers, sending and receiving (state is kept).
+     */
+    fun `pause`()
+    
+    /**
+     * The rows that changed since the previous pull (all of them the first time, `full`).
+     */
+    fun `pullChanges`(): ScreenUpdate
+    
+    /**
+     * The window changed size (in cells; both at least 1).
+     */
+    fun `resize`(`cols`: kotlin.UShort, `rows`: kotlin.UShort)
+    
+    /**
+     * The app is back: rebind at once (as `network_changed`) and resend.
+     */
+    fun `resume`()
+    
+    /**
+     * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
+     */
+    fun `sendInput`(`bytes`: kotlin.ByteArray)
+    
+    /**
+     * The whole screen now (does not affect what `pull_changes` reports).
+     */
+    fun `snapshot`(): ScreenUpdate
+    
+    /**
+     * Traffic and link figures.
+     */
+    fun `stats`(): SessionStats
+    
+    companion object
+}
+
+/**
+ * A mosh client session. Create it with [`MoshSession::connect`]; it runs on MoshKit's runtime
+ * thread, and every method returns at once (none waits for the network). Thread-safe.
+ */
+open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_moshkit_fn_free_moshsession(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_moshkit_fn_clone_moshsession(handle, status)
+        }
+    }
+
+    
+    /**
+     * The state of the link now.
+     */override fun `connectionState`(): ConnectionState {
+            return FfiConverterTypeConnectionState.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_connection_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Starts the shutdown handshake; the listener's `on_closed` follows (within about 10 s even
+     * if the server is gone). Input calls fail with `Closed` from now on; the screen, state and
+     * stats can still be read. (In Kotlin, `close()` is the object's `AutoCloseable` release.)
+     */
+    @Throws(MoshKitException::class)override fun `disconnect`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_disconnect(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Whether `disconnect` was called or the session ended.
+     */override fun `isClosed`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_is_closed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The device's network changed (Wi-Fi ↔ cellular, new address): send from a fresh socket
+     * at once instead of waiting for the server's silence to be noticed.
+     */
+    @Throws(MoshKitException::class)override fun `networkChanged`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_network_changed(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     */
+    @Throws(MoshKitException::class)override fun `paste`(`text`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_paste(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The app goes to the background: stop timers, sending and receiving (state is kept).
+     */
+    @Throws(MoshKitException::class)override fun `pause`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_pause(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The rows that changed since the previous pull (all of them the first time, `full`).
+     */override fun `pullChanges`(): ScreenUpdate {
+            return FfiConverterTypeScreenUpdate.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_pull_changes(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The window changed size (in cells; both at least 1).
+     */
+    @Throws(MoshKitException::class)override fun `resize`(`cols`: kotlin.UShort, `rows`: kotlin.UShort)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_resize(
+        it,
+        
+        FfiConverterUShort.lower(`cols`),
+        FfiConverterUShort.lower(`rows`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The app is back: rebind at once (as `network_changed`) and resend.
+     */
+    @Throws(MoshKitException::class)override fun `resume`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_resume(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
+     */
+    @Throws(MoshKitException::class)override fun `sendInput`(`bytes`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_send_input(
+        it,
+        
+        FfiConverterByteArray.lower(`bytes`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The whole screen now (does not affect what `pull_changes` reports).
+     */override fun `snapshot`(): ScreenUpdate {
+            return FfiConverterTypeScreenUpdate.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_snapshot(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Traffic and link figures.
+     */override fun `stats`(): SessionStats {
+            return FfiConverterTypeSessionStats.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_stats(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Starts a session with the `mosh-server` that printed `MOSH CONNECT <port> <key>`.
+     *
+     * `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer address; `[..]`
+     * brackets allowed) or a host name, resolved once here with the system resolver (this
+     * blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
+     * `cols` × `rows`: the window
+     * size in cells. Returns at once; the listener hears about the connection.
+     */
+    @Throws(MoshKitException::class) fun `connect`(`host`: kotlin.String, `port`: kotlin.UShort, `key`: kotlin.String, `cols`: kotlin.UShort, `rows`: kotlin.UShort, `prediction`: PredictionMode, `listener`: SessionListener): MoshSession {
+            return FfiConverterTypeMoshSession.lift(
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_constructor_moshsession_connect(
+    
+        
+        FfiConverterString.lower(`host`),
+        FfiConverterUShort.lower(`port`),
+        FfiConverterString.lower(`key`),
+        FfiConverterUShort.lower(`cols`),
+        FfiConverterUShort.lower(`rows`),
+        FfiConverterTypePredictionMode.lower(`prediction`),
+        FfiConverterTypeSessionListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMoshSession: FfiConverter<MoshSession, Long> {
+    override fun lower(value: MoshSession): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): MoshSession {
+        return MoshSession(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): MoshSession {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MoshSession) = 8UL
+
+    override fun write(value: MoshSession, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Told about a session's events, on MoshKit's runtime thread (one thread for all sessions):
+ * return quickly, and hop to the UI thread to draw. Calling back into the session (e.g.
+ * `pull_changes` from `on_screen_changed`) is allowed.
+ */
+public interface SessionListener {
+    
+    /**
+     * The screen changed: call `pull_changes`. Coalesced: at most one such call is pending
+     * until the app pulls (`pull_changes` or `snapshot`).
+     */
+    fun `onScreenChanged`()
+    
+    /**
+     * The connection state changed.
+     */
+    fun `onConnectionState`(`state`: ConnectionState)
+    
+    /**
+     * The remote application rang the bell.
+     */
+    fun `onBell`()
+    
+    /**
+     * The window title changed.
+     */
+    fun `onTitle`(`title`: kotlin.String)
+    
+    /**
+     * The remote application wrote to the clipboard (OSC 52).
+     */
+    fun `onClipboard`(`text`: kotlin.String)
+    
+    /**
+     * The session is over; no more calls follow.
+     */
+    fun `onClosed`(`reason`: CloseReason)
+    
+    companion object
+}
+
+/**
+ * Told about a session's events, on MoshKit's runtime thread (one thread for all sessions):
+ * return quickly, and hop to the UI thread to draw. Calling back into the session (e.g.
+ * `pull_changes` from `on_screen_changed`) is allowed.
+ */
+open class SessionListenerImpl: Disposable, AutoCloseable, SessionListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_moshkit_fn_free_sessionlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_moshkit_fn_clone_sessionlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The screen changed: call `pull_changes`. Coalesced: at most one such call is pending
+     * until the app pulls (`pull_changes` or `snapshot`).
+     */override fun `onScreenChanged`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_screen_changed(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The connection state changed.
+     */override fun `onConnectionState`(`state`: ConnectionState)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_connection_state(
+        it,
+        
+        FfiConverterTypeConnectionState.lower(`state`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The remote application rang the bell.
+     */override fun `onBell`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_bell(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The window title changed.
+     */override fun `onTitle`(`title`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_title(
+        it,
+        
+        FfiConverterString.lower(`title`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The remote application wrote to the clipboard (OSC 52).
+     */override fun `onClipboard`(`text`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_clipboard(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The session is over; no more calls follow.
+     */override fun `onClosed`(`reason`: CloseReason)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_closed(
+        it,
+        
+        FfiConverterTypeCloseReason.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSessionListener {
+    internal object `onScreenChanged`: UniffiCallbackInterfaceSessionListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onScreenChanged`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onConnectionState`: UniffiCallbackInterfaceSessionListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onConnectionState`(
+                    FfiConverterTypeConnectionState.lift(`state`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onBell`: UniffiCallbackInterfaceSessionListenerMethod2 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onBell`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onTitle`: UniffiCallbackInterfaceSessionListenerMethod3 {
+        override fun callback(`uniffiHandle`: Long,`title`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onTitle`(
+                    FfiConverterString.lift(`title`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onClipboard`: UniffiCallbackInterfaceSessionListenerMethod4 {
+        override fun callback(`uniffiHandle`: Long,`text`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onClipboard`(
+                    FfiConverterString.lift(`text`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onClosed`: UniffiCallbackInterfaceSessionListenerMethod5 {
+        override fun callback(`uniffiHandle`: Long,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onClosed`(
+                    FfiConverterTypeCloseReason.lift(`reason`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSessionListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSessionListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSessionListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onScreenChanged`,
+        `onConnectionState`,
+        `onBell`,
+        `onTitle`,
+        `onClipboard`,
+        `onClosed`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_moshkit_fn_init_callback_vtable_sessionlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionListener: FfiConverter<SessionListener, Long> {
+    internal val handleMap = UniffiHandleMap<SessionListener>()
+
+    override fun lower(value: SessionListener): Long {
+        if (value is SessionListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): SessionListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SessionListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): SessionListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SessionListener) = 8UL
+
+    override fun write(value: SessionListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * One cell of the screen.
+ */
+data class Cell (
+    /**
+     * The grapheme (base character and combining marks); a space for an empty cell; empty for
+     * the right half of a wide character.
+     */
+    var `text`: kotlin.String
+    , 
+    /**
+     * Columns it occupies: 1, 2 (wide) or 0 (right half of a wide character).
+     */
+    var `width`: kotlin.UByte
+    , 
+    /**
+     * Foreground colour.
+     */
+    var `fg`: CellColor
+    , 
+    /**
+     * Background colour.
+     */
+    var `bg`: CellColor
+    , 
+    /**
+     * Attribute bits: bold 1, faint 2, italic 4, underline 8, blink 16, inverse 32,
+     * invisible 64, strikeout 128.
+     */
+    var `attrs`: kotlin.UByte
+    , 
+    /**
+     * Whether the cell shows a prediction (local echo not yet confirmed by the server).
+     */
+    var `predicted`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCell: FfiConverterRustBuffer<Cell> {
+    override fun read(buf: ByteBuffer): Cell {
+        return Cell(
+            FfiConverterString.read(buf),
+            FfiConverterUByte.read(buf),
+            FfiConverterTypeCellColor.read(buf),
+            FfiConverterTypeCellColor.read(buf),
+            FfiConverterUByte.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Cell) = (
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterUByte.allocationSize(value.`width`) +
+            FfiConverterTypeCellColor.allocationSize(value.`fg`) +
+            FfiConverterTypeCellColor.allocationSize(value.`bg`) +
+            FfiConverterUByte.allocationSize(value.`attrs`) +
+            FfiConverterBoolean.allocationSize(value.`predicted`)
+    )
+
+    override fun write(value: Cell, buf: ByteBuffer) {
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterUByte.write(value.`width`, buf)
+            FfiConverterTypeCellColor.write(value.`fg`, buf)
+            FfiConverterTypeCellColor.write(value.`bg`, buf)
+            FfiConverterUByte.write(value.`attrs`, buf)
+            FfiConverterBoolean.write(value.`predicted`, buf)
+    }
+}
+
+
+
+/**
+ * The cursor.
+ */
+data class Cursor (
+    /**
+     * Row.
+     */
+    var `row`: kotlin.UShort
+    , 
+    /**
+     * Column.
+     */
+    var `col`: kotlin.UShort
+    , 
+    /**
+     * Whether the application shows it.
+     */
+    var `visible`: kotlin.Boolean
+    , 
+    /**
+     * Whether the position is a prediction.
+     */
+    var `predicted`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCursor: FfiConverterRustBuffer<Cursor> {
+    override fun read(buf: ByteBuffer): Cursor {
+        return Cursor(
+            FfiConverterUShort.read(buf),
+            FfiConverterUShort.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Cursor) = (
+            FfiConverterUShort.allocationSize(value.`row`) +
+            FfiConverterUShort.allocationSize(value.`col`) +
+            FfiConverterBoolean.allocationSize(value.`visible`) +
+            FfiConverterBoolean.allocationSize(value.`predicted`)
+    )
+
+    override fun write(value: Cursor, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`row`, buf)
+            FfiConverterUShort.write(value.`col`, buf)
+            FfiConverterBoolean.write(value.`visible`, buf)
+            FfiConverterBoolean.write(value.`predicted`, buf)
+    }
+}
+
+
 
 /**
  * Modifier keys held with a key (mirror of `moshkit_core::keys::Modifiers`).
@@ -1628,6 +3126,572 @@ public object FfiConverterTypeModifiers: FfiConverterRustBuffer<Modifiers> {
 
 
 /**
+ * One changed row, complete.
+ */
+data class Row (
+    /**
+     * Row index from the top.
+     */
+    var `index`: kotlin.UShort
+    , 
+    /**
+     * Its cells, left to right (exactly `cols`).
+     */
+    var `cells`: List<Cell>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRow: FfiConverterRustBuffer<Row> {
+    override fun read(buf: ByteBuffer): Row {
+        return Row(
+            FfiConverterUShort.read(buf),
+            FfiConverterSequenceTypeCell.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Row) = (
+            FfiConverterUShort.allocationSize(value.`index`) +
+            FfiConverterSequenceTypeCell.allocationSize(value.`cells`)
+    )
+
+    override fun write(value: Row, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`index`, buf)
+            FfiConverterSequenceTypeCell.write(value.`cells`, buf)
+    }
+}
+
+
+
+/**
+ * What changed on screen since the previous pull (or the whole screen, for a snapshot).
+ */
+data class ScreenUpdate (
+    /**
+     * Columns.
+     */
+    var `cols`: kotlin.UShort
+    , 
+    /**
+     * Rows.
+     */
+    var `rows`: kotlin.UShort
+    , 
+    /**
+     * Whether every row is included (first pull, size change, snapshot): repaint everything.
+     */
+    var `full`: kotlin.Boolean
+    , 
+    /**
+     * The rows that changed, each complete.
+     */
+    var `changedRows`: List<Row>
+    , 
+    /**
+     * The cursor.
+     */
+    var `cursor`: Cursor
+    , 
+    /**
+     * The window title.
+     */
+    var `title`: kotlin.String
+    , 
+    /**
+     * How many times the bell has rung in this session.
+     */
+    var `bellCount`: kotlin.ULong
+    , 
+    /**
+     * The notification bar's text (e.g. `mosh: Last contact 12 seconds ago.`), if shown.
+     */
+    var `notification`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScreenUpdate: FfiConverterRustBuffer<ScreenUpdate> {
+    override fun read(buf: ByteBuffer): ScreenUpdate {
+        return ScreenUpdate(
+            FfiConverterUShort.read(buf),
+            FfiConverterUShort.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeRow.read(buf),
+            FfiConverterTypeCursor.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScreenUpdate) = (
+            FfiConverterUShort.allocationSize(value.`cols`) +
+            FfiConverterUShort.allocationSize(value.`rows`) +
+            FfiConverterBoolean.allocationSize(value.`full`) +
+            FfiConverterSequenceTypeRow.allocationSize(value.`changedRows`) +
+            FfiConverterTypeCursor.allocationSize(value.`cursor`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterULong.allocationSize(value.`bellCount`) +
+            FfiConverterOptionalString.allocationSize(value.`notification`)
+    )
+
+    override fun write(value: ScreenUpdate, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`cols`, buf)
+            FfiConverterUShort.write(value.`rows`, buf)
+            FfiConverterBoolean.write(value.`full`, buf)
+            FfiConverterSequenceTypeRow.write(value.`changedRows`, buf)
+            FfiConverterTypeCursor.write(value.`cursor`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterULong.write(value.`bellCount`, buf)
+            FfiConverterOptionalString.write(value.`notification`, buf)
+    }
+}
+
+
+
+/**
+ * Traffic and link figures.
+ */
+data class SessionStats (
+    /**
+     * Smoothed round-trip time in milliseconds.
+     */
+    var `srttMs`: kotlin.Double
+    , 
+    /**
+     * Milliseconds since the server was last heard; `None` before it ever was.
+     */
+    var `lastContactMs`: kotlin.ULong?
+    , 
+    /**
+     * Datagrams sent.
+     */
+    var `datagramsSent`: kotlin.ULong
+    , 
+    /**
+     * Datagrams received.
+     */
+    var `datagramsReceived`: kotlin.ULong
+    , 
+    /**
+     * UDP payload bytes sent.
+     */
+    var `bytesSent`: kotlin.ULong
+    , 
+    /**
+     * UDP payload bytes received.
+     */
+    var `bytesReceived`: kotlin.ULong
+    , 
+    /**
+     * Datagrams dropped as unauthentic or malformed.
+     */
+    var `datagramsDropped`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionStats: FfiConverterRustBuffer<SessionStats> {
+    override fun read(buf: ByteBuffer): SessionStats {
+        return SessionStats(
+            FfiConverterDouble.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SessionStats) = (
+            FfiConverterDouble.allocationSize(value.`srttMs`) +
+            FfiConverterOptionalULong.allocationSize(value.`lastContactMs`) +
+            FfiConverterULong.allocationSize(value.`datagramsSent`) +
+            FfiConverterULong.allocationSize(value.`datagramsReceived`) +
+            FfiConverterULong.allocationSize(value.`bytesSent`) +
+            FfiConverterULong.allocationSize(value.`bytesReceived`) +
+            FfiConverterULong.allocationSize(value.`datagramsDropped`)
+    )
+
+    override fun write(value: SessionStats, buf: ByteBuffer) {
+            FfiConverterDouble.write(value.`srttMs`, buf)
+            FfiConverterOptionalULong.write(value.`lastContactMs`, buf)
+            FfiConverterULong.write(value.`datagramsSent`, buf)
+            FfiConverterULong.write(value.`datagramsReceived`, buf)
+            FfiConverterULong.write(value.`bytesSent`, buf)
+            FfiConverterULong.write(value.`bytesReceived`, buf)
+            FfiConverterULong.write(value.`datagramsDropped`, buf)
+    }
+}
+
+
+
+/**
+ * A cell colour.
+ */
+sealed class CellColor {
+    
+    /**
+     * The terminal's default foreground or background.
+     */
+    object Default : CellColor()
+    
+    
+    /**
+     * A 256-colour palette index (0..=15 are the ANSI colours).
+     */
+    data class Indexed(
+        /**
+         * The index.
+         */
+        val `index`: kotlin.UByte) : CellColor()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A 24-bit colour.
+     */
+    data class Rgb(
+        /**
+         * Red.
+         */
+        val `r`: kotlin.UByte, 
+        /**
+         * Green.
+         */
+        val `g`: kotlin.UByte, 
+        /**
+         * Blue.
+         */
+        val `b`: kotlin.UByte) : CellColor()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCellColor : FfiConverterRustBuffer<CellColor>{
+    override fun read(buf: ByteBuffer): CellColor {
+        return when(buf.getInt()) {
+            1 -> CellColor.Default
+            2 -> CellColor.Indexed(
+                FfiConverterUByte.read(buf),
+                )
+            3 -> CellColor.Rgb(
+                FfiConverterUByte.read(buf),
+                FfiConverterUByte.read(buf),
+                FfiConverterUByte.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: CellColor): ULong = when(value) {
+        is CellColor.Default -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is CellColor.Indexed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUByte.allocationSize(value.`index`)
+            )
+        }
+        is CellColor.Rgb -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUByte.allocationSize(value.`r`)
+                + FfiConverterUByte.allocationSize(value.`g`)
+                + FfiConverterUByte.allocationSize(value.`b`)
+            )
+        }
+    }
+
+    override fun write(value: CellColor, buf: ByteBuffer) {
+        when(value) {
+            is CellColor.Default -> {
+                buf.putInt(1)
+                Unit
+            }
+            is CellColor.Indexed -> {
+                buf.putInt(2)
+                FfiConverterUByte.write(value.`index`, buf)
+                Unit
+            }
+            is CellColor.Rgb -> {
+                buf.putInt(3)
+                FfiConverterUByte.write(value.`r`, buf)
+                FfiConverterUByte.write(value.`g`, buf)
+                FfiConverterUByte.write(value.`b`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Why a session ended (mirror of moshkit-core's `CloseReason`, plus local failures).
+ */
+
+enum class CloseReason {
+    
+    /**
+     * We closed the session and the server acknowledged it.
+     */
+    SHUTDOWN_ACKNOWLEDGED,
+    /**
+     * We closed the session; the server did not acknowledge in time (it may be gone).
+     */
+    SHUTDOWN_UNACKNOWLEDGED,
+    /**
+     * The server ended the session (e.g. the remote shell exited).
+     */
+    PEER_SHUTDOWN,
+    /**
+     * The server was silent for too long.
+     */
+    TIMED_OUT,
+    /**
+     * The session key's safe volume is used up (start a new session).
+     */
+    KEY_EXHAUSTED,
+    /**
+     * No UDP socket could be opened on this device.
+     */
+    SOCKET_ERROR;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCloseReason: FfiConverterRustBuffer<CloseReason> {
+    override fun read(buf: ByteBuffer) = try {
+        CloseReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CloseReason) = 4UL
+
+    override fun write(value: CloseReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The link as a UI should present it.
+ */
+sealed class ConnectionState {
+    
+    /**
+     * Nothing heard from the server yet.
+     */
+    object Connecting : ConnectionState()
+    
+    
+    /**
+     * The server answers.
+     */
+    object Connected : ConnectionState()
+    
+    
+    /**
+     * The server has been silent long enough to tell the user.
+     */
+    data class Silent(
+        /**
+         * Milliseconds since the server was last heard (at the time of the call or event).
+         */
+        val `silentMs`: kotlin.ULong) : ConnectionState()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Our shutdown is in progress.
+     */
+    object Closing : ConnectionState()
+    
+    
+    /**
+     * The session is over.
+     */
+    data class Closed(
+        /**
+         * Why.
+         */
+        val `reason`: org.moshkit.CloseReason) : ConnectionState()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectionState : FfiConverterRustBuffer<ConnectionState>{
+    override fun read(buf: ByteBuffer): ConnectionState {
+        return when(buf.getInt()) {
+            1 -> ConnectionState.Connecting
+            2 -> ConnectionState.Connected
+            3 -> ConnectionState.Silent(
+                FfiConverterULong.read(buf),
+                )
+            4 -> ConnectionState.Closing
+            5 -> ConnectionState.Closed(
+                FfiConverterTypeCloseReason.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ConnectionState): ULong = when(value) {
+        is ConnectionState.Connecting -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ConnectionState.Connected -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ConnectionState.Silent -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`silentMs`)
+            )
+        }
+        is ConnectionState.Closing -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ConnectionState.Closed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCloseReason.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: ConnectionState, buf: ByteBuffer) {
+        when(value) {
+            is ConnectionState.Connecting -> {
+                buf.putInt(1)
+                Unit
+            }
+            is ConnectionState.Connected -> {
+                buf.putInt(2)
+                Unit
+            }
+            is ConnectionState.Silent -> {
+                buf.putInt(3)
+                FfiConverterULong.write(value.`silentMs`, buf)
+                Unit
+            }
+            is ConnectionState.Closing -> {
+                buf.putInt(4)
+                Unit
+            }
+            is ConnectionState.Closed -> {
+                buf.putInt(5)
+                FfiConverterTypeCloseReason.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Severity of a log record, most severe first.
  */
 
@@ -1687,8 +3751,7 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 /**
  * Errors returned by MoshKit calls.
  *
- * More variants will be added (the session brings connect, network and closed errors): match
- * with a default branch.
+ * More variants may be added: match with a default branch.
  */
 sealed class MoshKitException: kotlin.Exception() {
     
@@ -1734,6 +3797,71 @@ sealed class MoshKitException: kotlin.Exception() {
             get() = "reason=${ `reason` }"
     }
     
+    /**
+     * The host is neither an IP address nor a host name, or the port is 0.
+     */
+    class InvalidAddress(
+        
+        /**
+         * Details.
+         */
+        val `reason`: kotlin.String
+        ) : MoshKitException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The host name could not be resolved.
+     */
+    class ResolveFailed(
+        
+        /**
+         * Details from the system resolver.
+         */
+        val `reason`: kotlin.String
+        ) : MoshKitException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * A window size of zero (or too large for the terminal).
+     */
+    class InvalidSize(
+        
+        /**
+         * Details.
+         */
+        val `reason`: kotlin.String
+        ) : MoshKitException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The session was closed (by `disconnect`, or it ended): no more input is accepted.
+     */
+    class Closed(
+        ) : MoshKitException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * MoshKit's runtime thread could not be started.
+     */
+    class Runtime(
+        
+        /**
+         * Details.
+         */
+        val `reason`: kotlin.String
+        ) : MoshKitException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
 
     
 
@@ -1762,6 +3890,19 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
             3 -> MoshKitException.LogSinkUnavailable(
                 FfiConverterString.read(buf),
                 )
+            4 -> MoshKitException.InvalidAddress(
+                FfiConverterString.read(buf),
+                )
+            5 -> MoshKitException.ResolveFailed(
+                FfiConverterString.read(buf),
+                )
+            6 -> MoshKitException.InvalidSize(
+                FfiConverterString.read(buf),
+                )
+            7 -> MoshKitException.Closed()
+            8 -> MoshKitException.Runtime(
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -1783,6 +3924,30 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
+            is MoshKitException.InvalidAddress -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is MoshKitException.ResolveFailed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is MoshKitException.InvalidSize -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is MoshKitException.Closed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is MoshKitException.Runtime -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
         }
     }
 
@@ -1800,6 +3965,30 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
             }
             is MoshKitException.LogSinkUnavailable -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MoshKitException.InvalidAddress -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MoshKitException.ResolveFailed -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MoshKitException.InvalidSize -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MoshKitException.Closed -> {
+                buf.putInt(7)
+                Unit
+            }
+            is MoshKitException.Runtime -> {
+                buf.putInt(8)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -2197,6 +4386,134 @@ public object FfiConverterTypePredictionMode: FfiConverterRustBuffer<PredictionM
 }
 
 
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
+    override fun read(buf: ByteBuffer): kotlin.String? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterString.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.String?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.String?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCell: FfiConverterRustBuffer<List<Cell>> {
+    override fun read(buf: ByteBuffer): List<Cell> {
+        val len = buf.getInt()
+        return List<Cell>(len) {
+            FfiConverterTypeCell.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Cell>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCell.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Cell>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCell.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRow: FfiConverterRustBuffer<List<Row>> {
+    override fun read(buf: ByteBuffer): List<Row> {
+        val len = buf.getInt()
+        return List<Row>(len) {
+            FfiConverterTypeRow.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Row>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRow.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Row>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRow.write(it, buf)
+        }
+    }
+}
+
+
+
+
+
+
+
+
         /**
          * Removes the log sink: log records are dropped from now on.
          */ fun `clearLogSink`()
@@ -2286,5 +4603,27 @@ public object FfiConverterTypePredictionMode: FfiConverterRustBuffer<PredictionM
 }
     
     
+
+        /**
+         * Resolves a host name without blocking the caller (on MoshKit's runtime, bounded to 5 s) and
+         * returns its address as text (IPv4 preferred), to pass to `MoshSession.connect`, which then
+         * never blocks. An IP address is returned as is (normalised). Kotlin: a `suspend` function;
+         * Swift: `async`.
+         */
+    @Throws(MoshKitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `resolveHost`(`host`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_moshkit_fn_func_resolve_host(
+        FfiConverterString.lower(`host`),),
+        { future, callback, continuation -> UniffiLib.ffi_moshkit_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_moshkit_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_moshkit_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        MoshKitException.ErrorHandler,
+    )
+    }
 
 

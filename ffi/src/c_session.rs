@@ -1,0 +1,967 @@
+//! The C ABI of the client session: an opaque `MoshkitSession *` and `MoshkitScreen *`, both
+//! generation-checked handles from [`crate::handles`] (a freed or foreign pointer is answered
+//! with `MOSHKIT_STATUS_INVALID_HANDLE`, a second free too). Same conventions as [`crate::c_api`].
+
+use std::ffi::{CString, c_char, c_void};
+use std::sync::Arc;
+
+use crate::api::{MoshKitError, PredictionMode};
+use crate::c_api::{CError, MoshkitPredictionMode, MoshkitStatus, call, null_error, str_arg};
+use crate::handles::HandleRegistry;
+use crate::session::{
+    CellColor, CloseReason, ConnectionState, MoshSession, ScreenUpdate, SessionListener,
+};
+
+/// A mosh client session (opaque). Created by `moshkit_session_connect`, released by
+/// `moshkit_session_free`; every function may be called from any thread.
+#[derive(Debug)]
+pub struct MoshkitSession(());
+
+/// A screen update (opaque): what `moshkit_session_pull_changes` / `moshkit_session_snapshot`
+/// return. Read it with the `moshkit_screen_*` getters, release it with `moshkit_screen_free`.
+/// Immutable, so it may be read from any thread.
+#[derive(Debug)]
+pub struct MoshkitScreen(());
+
+static SESSIONS: HandleRegistry<MoshSession> = HandleRegistry::new();
+static SCREENS: HandleRegistry<CScreen> = HandleRegistry::new();
+
+/// The link as a UI should present it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MoshkitConnectionState {
+    /// Nothing heard from the server yet.
+    Connecting = 0,
+    /// The server answers.
+    Connected = 1,
+    /// The server has been silent long enough to tell the user.
+    Silent = 2,
+    /// Our shutdown is in progress.
+    Closing = 3,
+    /// The session is over.
+    Closed = 4,
+}
+
+/// Why a session ended.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MoshkitCloseReason {
+    /// Not closed (the state is not MOSHKIT_CONNECTION_STATE_CLOSED).
+    None = 0,
+    /// We closed the session and the server acknowledged it.
+    ShutdownAcknowledged = 1,
+    /// We closed the session; the server did not acknowledge in time.
+    ShutdownUnacknowledged = 2,
+    /// The server ended the session (e.g. the remote shell exited).
+    PeerShutdown = 3,
+    /// The server was silent for too long.
+    TimedOut = 4,
+    /// The session key's safe volume is used up.
+    KeyExhausted = 5,
+    /// No UDP socket could be opened on this device.
+    SocketError = 6,
+}
+
+impl From<CloseReason> for MoshkitCloseReason {
+    fn from(r: CloseReason) -> Self {
+        match r {
+            CloseReason::ShutdownAcknowledged => MoshkitCloseReason::ShutdownAcknowledged,
+            CloseReason::ShutdownUnacknowledged => MoshkitCloseReason::ShutdownUnacknowledged,
+            CloseReason::PeerShutdown => MoshkitCloseReason::PeerShutdown,
+            CloseReason::TimedOut => MoshkitCloseReason::TimedOut,
+            CloseReason::KeyExhausted => MoshkitCloseReason::KeyExhausted,
+            CloseReason::SocketError => MoshkitCloseReason::SocketError,
+        }
+    }
+}
+
+fn state_to_c(s: ConnectionState) -> (MoshkitConnectionState, MoshkitCloseReason, u64) {
+    match s {
+        ConnectionState::Connecting => (
+            MoshkitConnectionState::Connecting,
+            MoshkitCloseReason::None,
+            0,
+        ),
+        ConnectionState::Connected => (
+            MoshkitConnectionState::Connected,
+            MoshkitCloseReason::None,
+            0,
+        ),
+        ConnectionState::Silent { silent_ms } => (
+            MoshkitConnectionState::Silent,
+            MoshkitCloseReason::None,
+            silent_ms,
+        ),
+        ConnectionState::Closing => (MoshkitConnectionState::Closing, MoshkitCloseReason::None, 0),
+        ConnectionState::Closed { reason } => (MoshkitConnectionState::Closed, reason.into(), 0),
+    }
+}
+
+/// Event callbacks of a session. Every member may be NULL. They are called on MoshKit's runtime
+/// thread (one thread for all sessions) with `context` passed back unchanged: return quickly,
+/// do not unwind (C++ exceptions, longjmp), and hop to the UI thread to draw. Calling
+/// `moshkit_session_*` functions from a callback is allowed (e.g. pulling the screen), except
+/// `moshkit_session_free` of the same session. String arguments are valid only during the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MoshkitCallbacks {
+    /// Passed to every callback.
+    pub context: *mut c_void,
+    /// The screen changed: call `moshkit_session_pull_changes`. Coalesced: at most one call is
+    /// pending until the app pulls.
+    pub on_screen_changed: Option<unsafe extern "C" fn(context: *mut c_void)>,
+    /// The connection state changed (`silent_ms`: how long the server has been silent, for
+    /// MOSHKIT_CONNECTION_STATE_SILENT).
+    pub on_connection_state: Option<
+        unsafe extern "C" fn(context: *mut c_void, state: MoshkitConnectionState, silent_ms: u64),
+    >,
+    /// The remote application rang the bell.
+    pub on_bell: Option<unsafe extern "C" fn(context: *mut c_void)>,
+    /// The window title changed.
+    pub on_title: Option<unsafe extern "C" fn(context: *mut c_void, title: *const c_char)>,
+    /// The remote application wrote to the clipboard (OSC 52).
+    pub on_clipboard: Option<unsafe extern "C" fn(context: *mut c_void, text: *const c_char)>,
+    /// The session is over; no more callbacks follow.
+    pub on_closed: Option<unsafe extern "C" fn(context: *mut c_void, reason: MoshkitCloseReason)>,
+}
+
+struct CListener(MoshkitCallbacks);
+
+// SAFETY: the caller of moshkit_session_connect promises (documented there) that the callbacks
+// and `context` may be used from MoshKit's runtime thread until on_closed or the session's
+// free; MoshKit itself only passes `context` back.
+unsafe impl Send for CListener {}
+// SAFETY: as above; MoshKit calls the callbacks from one thread at a time.
+unsafe impl Sync for CListener {}
+
+fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', "")).unwrap_or_default()
+}
+
+impl SessionListener for CListener {
+    fn on_screen_changed(&self) {
+        if let Some(f) = self.0.on_screen_changed {
+            // SAFETY: a callback supplied for this purpose, with its own context.
+            unsafe { f(self.0.context) };
+        }
+    }
+    fn on_connection_state(&self, state: ConnectionState) {
+        if let Some(f) = self.0.on_connection_state {
+            let (state, _, silent_ms) = state_to_c(state);
+            // SAFETY: as above.
+            unsafe { f(self.0.context, state, silent_ms) };
+        }
+    }
+    fn on_bell(&self) {
+        if let Some(f) = self.0.on_bell {
+            // SAFETY: as above.
+            unsafe { f(self.0.context) };
+        }
+    }
+    fn on_title(&self, title: String) {
+        if let Some(f) = self.0.on_title {
+            let title = c_string(&title);
+            // SAFETY: as above; the string lives until the call returns.
+            unsafe { f(self.0.context, title.as_ptr()) };
+        }
+    }
+    fn on_clipboard(&self, text: String) {
+        if let Some(f) = self.0.on_clipboard {
+            let text = c_string(&text);
+            // SAFETY: as above; the string lives until the call returns.
+            unsafe { f(self.0.context, text.as_ptr()) };
+        }
+    }
+    fn on_closed(&self, reason: CloseReason) {
+        if let Some(f) = self.0.on_closed {
+            // SAFETY: as above.
+            unsafe { f(self.0.context, reason.into()) };
+        }
+    }
+}
+
+/// Kind of a MoshkitColor.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MoshkitColorKind {
+    /// The terminal's default foreground or background.
+    Default = 0,
+    /// A 256-colour palette index, in `index`.
+    Indexed = 1,
+    /// A 24-bit colour, in `r`, `g`, `b`.
+    Rgb = 2,
+}
+
+/// A cell colour.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoshkitColor {
+    /// Which of the fields below apply.
+    pub kind: MoshkitColorKind,
+    /// Palette index (MOSHKIT_COLOR_KIND_INDEXED).
+    pub index: u8,
+    /// Red (MOSHKIT_COLOR_KIND_RGB).
+    pub r: u8,
+    /// Green.
+    pub g: u8,
+    /// Blue.
+    pub b: u8,
+}
+
+impl From<CellColor> for MoshkitColor {
+    fn from(c: CellColor) -> Self {
+        let (kind, index, r, g, b) = match c {
+            CellColor::Default => (MoshkitColorKind::Default, 0, 0, 0, 0),
+            CellColor::Indexed { index } => (MoshkitColorKind::Indexed, index, 0, 0, 0),
+            CellColor::Rgb { r, g, b } => (MoshkitColorKind::Rgb, 0, r, g, b),
+        };
+        MoshkitColor {
+            kind,
+            index,
+            r,
+            g,
+            b,
+        }
+    }
+}
+
+/// Attribute bit of MoshkitCell.attrs: bold.
+pub const MOSHKIT_ATTR_BOLD: u8 = 1;
+/// Attribute bit: faint.
+pub const MOSHKIT_ATTR_FAINT: u8 = 2;
+/// Attribute bit: italic.
+pub const MOSHKIT_ATTR_ITALIC: u8 = 4;
+/// Attribute bit: underline (also marks unconfirmed predictions on a slow link).
+pub const MOSHKIT_ATTR_UNDERLINE: u8 = 8;
+/// Attribute bit: blink.
+pub const MOSHKIT_ATTR_BLINK: u8 = 16;
+/// Attribute bit: inverse video.
+pub const MOSHKIT_ATTR_INVERSE: u8 = 32;
+/// Attribute bit: invisible.
+pub const MOSHKIT_ATTR_INVISIBLE: u8 = 64;
+/// Attribute bit: strikeout.
+pub const MOSHKIT_ATTR_STRIKEOUT: u8 = 128;
+
+/// One cell of a screen update.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MoshkitCell {
+    /// The grapheme as NUL-terminated UTF-8 (a space for an empty cell, "" for the right half
+    /// of a wide character); owned by the screen, valid until `moshkit_screen_free`.
+    pub text: *const c_char,
+    /// Columns it occupies: 1, 2 (wide) or 0 (right half of a wide character).
+    pub width: u8,
+    /// MOSHKIT_ATTR_* bits.
+    pub attrs: u8,
+    /// Whether the cell shows a prediction (local echo not yet confirmed).
+    pub predicted: bool,
+    /// Foreground colour.
+    pub fg: MoshkitColor,
+    /// Background colour.
+    pub bg: MoshkitColor,
+}
+
+/// The summary of a screen update.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MoshkitScreenInfo {
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+    /// Whether every row is included (first pull, size change, snapshot): repaint everything.
+    pub full: bool,
+    /// How many rows changed (index them 0..changed_row_count with the row getters).
+    pub changed_row_count: usize,
+    /// Cursor row.
+    pub cursor_row: u16,
+    /// Cursor column.
+    pub cursor_col: u16,
+    /// Whether the application shows the cursor.
+    pub cursor_visible: bool,
+    /// Whether the cursor position is a prediction.
+    pub cursor_predicted: bool,
+    /// How many times the bell has rung in this session.
+    pub bell_count: u64,
+    /// The window title (NUL-terminated UTF-8, owned by the screen).
+    pub title: *const c_char,
+    /// The notification bar's text, or NULL when none is shown (owned by the screen).
+    pub notification: *const c_char,
+}
+
+/// Traffic and link figures of a session.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoshkitStats {
+    /// Smoothed round-trip time in milliseconds.
+    pub srtt_ms: f64,
+    /// Milliseconds since the server was last heard, or UINT64_MAX if it never was.
+    pub last_contact_ms: u64,
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Datagrams received.
+    pub datagrams_received: u64,
+    /// UDP payload bytes sent.
+    pub bytes_sent: u64,
+    /// UDP payload bytes received.
+    pub bytes_received: u64,
+    /// Datagrams dropped as unauthentic or malformed.
+    pub datagrams_dropped: u64,
+}
+
+/// A screen update with its strings as C strings.
+struct CScreen {
+    update: ScreenUpdate,
+    texts: Vec<Vec<CString>>,
+    title: CString,
+    notification: Option<CString>,
+}
+
+impl CScreen {
+    fn new(update: ScreenUpdate) -> CScreen {
+        CScreen {
+            texts: update
+                .changed_rows
+                .iter()
+                .map(|r| r.cells.iter().map(|c| c_string(&c.text)).collect())
+                .collect(),
+            title: c_string(&update.title),
+            notification: update.notification.as_deref().map(c_string),
+            update,
+        }
+    }
+}
+
+fn session(s: *const MoshkitSession) -> Result<Arc<MoshSession>, CError> {
+    SESSIONS.get_ptr(s).map_err(CError::from)
+}
+
+fn screen(s: *const MoshkitScreen) -> Result<Arc<CScreen>, CError> {
+    SCREENS.get_ptr(s).map_err(CError::from)
+}
+
+/// Writes `value` through `out` after a NULL check.
+///
+/// # Safety
+/// `out` is NULL or valid for writing a `T`.
+unsafe fn write_out<T>(out: *mut T, name: &str, value: T) -> Result<(), CError> {
+    if out.is_null() {
+        return Err(null_error(name));
+    }
+    // SAFETY: non-null and valid for writing per the caller contract.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+/// Starts a session with the mosh-server that printed `MOSH CONNECT <port> <key>`, and writes
+/// it to `*out`. Returns at once; the callbacks report the connection.
+///
+/// `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer; "[...]" allowed) or
+/// a host name, resolved here with the system resolver (this blocks for up to 5 s: pass an
+/// address to never block). `prediction` is a MoshkitPredictionMode. `callbacks` may be NULL
+/// (poll instead); it is copied.
+///
+/// Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_UTF8, _INVALID_KEY, _INVALID_ADDRESS
+/// (bad host or port 0), _RESOLVE_FAILED, _INVALID_SIZE (cols or rows 0), _INVALID_ARGUMENT
+/// (prediction), _RUNTIME_UNAVAILABLE. `*out` is written only on success.
+///
+/// # Safety
+/// `host` and `key` are NULL or NUL-terminated strings; `out` is NULL or valid for writing;
+/// `callbacks` is NULL or points to a MoshkitCallbacks whose functions may be called with its
+/// `context` from another thread until `on_closed` was called or `moshkit_session_free`
+/// returned.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_connect(
+    host: *const c_char,
+    port: u16,
+    key: *const c_char,
+    cols: u16,
+    rows: u16,
+    prediction: u32,
+    callbacks: *const MoshkitCallbacks,
+    out: *mut *mut MoshkitSession,
+) -> MoshkitStatus {
+    call(|| {
+        // SAFETY: forwarded caller contract.
+        let host = unsafe { str_arg(host, "host") }?;
+        // SAFETY: forwarded caller contract.
+        let key = unsafe { str_arg(key, "key") }?;
+        if out.is_null() {
+            return Err(null_error("out"));
+        }
+        let prediction = match prediction {
+            p if p == MoshkitPredictionMode::Adaptive as u32 => PredictionMode::Adaptive,
+            p if p == MoshkitPredictionMode::Always as u32 => PredictionMode::Always,
+            p if p == MoshkitPredictionMode::Never as u32 => PredictionMode::Never,
+            p if p == MoshkitPredictionMode::Experimental as u32 => PredictionMode::Experimental,
+            other => {
+                return Err(CError::new(
+                    MoshkitStatus::InvalidArgument,
+                    format!("unknown prediction mode {other}"),
+                ));
+            }
+        };
+        let callbacks = if callbacks.is_null() {
+            MoshkitCallbacks {
+                context: std::ptr::null_mut(),
+                on_screen_changed: None,
+                on_connection_state: None,
+                on_bell: None,
+                on_title: None,
+                on_clipboard: None,
+                on_closed: None,
+            }
+        } else {
+            // SAFETY: non-null and valid for reading per the caller contract.
+            unsafe { callbacks.read() }
+        };
+        let session = MoshSession::open(
+            host,
+            port,
+            key,
+            cols,
+            rows,
+            prediction,
+            Arc::new(CListener(callbacks)),
+        )?;
+        let handle = SESSIONS
+            .insert(session)
+            .ok_or_else(|| CError::new(MoshkitStatus::InvalidArgument, "too many live sessions"))?;
+        // SAFETY: checked non-null above; valid for writing per the caller contract.
+        unsafe { out.write(handle.into_ptr()) };
+        Ok(())
+    })
+}
+
+fn with_session(
+    s: *const MoshkitSession,
+    f: impl FnOnce(&MoshSession) -> Result<(), MoshKitError>,
+) -> MoshkitStatus {
+    call(|| Ok(f(&*session(s)?)?))
+}
+
+/// Sends keystrokes: `len` bytes of raw terminal input (e.g. from moshkit_encode_key, or UTF-8
+/// text). Returns MOSHKIT_STATUS_OK, _NULL_POINTER (session, or `bytes` with `len` > 0),
+/// _INVALID_HANDLE, _CLOSED.
+///
+/// # Safety
+/// `bytes` is NULL or valid for reading `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_send_input(
+    session: *const MoshkitSession,
+    bytes: *const u8,
+    len: usize,
+) -> MoshkitStatus {
+    let data = if len == 0 {
+        Vec::new()
+    } else if bytes.is_null() {
+        return call(|| Err(null_error("bytes")));
+    } else {
+        // SAFETY: non-null and valid for reading `len` bytes per the caller contract.
+        unsafe { std::slice::from_raw_parts(bytes, len) }.to_vec()
+    };
+    with_session(session, |s| s.send_input(data))
+}
+
+/// Pastes `text` (NUL-terminated UTF-8; never predicted, bracketed when the remote application
+/// asked for it). Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_UTF8, _INVALID_HANDLE,
+/// _CLOSED.
+///
+/// # Safety
+/// `text` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_paste(
+    session: *const MoshkitSession,
+    text: *const c_char,
+) -> MoshkitStatus {
+    call(|| {
+        // SAFETY: forwarded caller contract.
+        let text = unsafe { str_arg(text, "text") }?;
+        Ok(self::session(session)?.paste(text.to_owned())?)
+    })
+}
+
+/// The window changed size (cells; both at least 1). Returns MOSHKIT_STATUS_OK,
+/// _NULL_POINTER, _INVALID_HANDLE, _INVALID_SIZE, _CLOSED.
+#[unsafe(no_mangle)]
+pub extern "C" fn moshkit_session_resize(
+    session: *const MoshkitSession,
+    cols: u16,
+    rows: u16,
+) -> MoshkitStatus {
+    with_session(session, |s| s.resize(cols, rows))
+}
+
+/// The device's network changed: send from a fresh socket at once. Returns MOSHKIT_STATUS_OK,
+/// _NULL_POINTER, _INVALID_HANDLE, _CLOSED.
+#[unsafe(no_mangle)]
+pub extern "C" fn moshkit_session_network_changed(session: *const MoshkitSession) -> MoshkitStatus {
+    with_session(session, MoshSession::network_changed)
+}
+
+/// The app goes to the background: stop timers, sending and receiving (state is kept).
+/// Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_HANDLE, _CLOSED.
+#[unsafe(no_mangle)]
+pub extern "C" fn moshkit_session_pause(session: *const MoshkitSession) -> MoshkitStatus {
+    with_session(session, MoshSession::pause)
+}
+
+/// The app is back: rebind at once and resend. Returns MOSHKIT_STATUS_OK, _NULL_POINTER,
+/// _INVALID_HANDLE, _CLOSED.
+#[unsafe(no_mangle)]
+pub extern "C" fn moshkit_session_resume(session: *const MoshkitSession) -> MoshkitStatus {
+    with_session(session, MoshSession::resume)
+}
+
+/// Starts the shutdown handshake; `on_closed` follows (within about 10 s even if the server is
+/// gone). Input functions return MOSHKIT_STATUS_CLOSED from now on; the screen, state and stats
+/// can still be read. Still call `moshkit_session_free`. Returns MOSHKIT_STATUS_OK,
+/// _NULL_POINTER, _INVALID_HANDLE, _CLOSED (already closed).
+#[unsafe(no_mangle)]
+pub extern "C" fn moshkit_session_close(session: *const MoshkitSession) -> MoshkitStatus {
+    with_session(session, MoshSession::disconnect)
+}
+
+/// Releases a session: its task stops (without the shutdown handshake unless
+/// `moshkit_session_close` was called before). A callback in progress is waited for, and none
+/// starts once this returns, so the callbacks' context may be freed then (so do not call it while
+/// holding a lock that your callbacks take). (If another thread is
+/// inside a `moshkit_session_*` call on the same session at that moment, the release completes
+/// when that call returns.) A second free is MOSHKIT_STATUS_INVALID_HANDLE.
+#[unsafe(no_mangle)]
+pub extern "C" fn moshkit_session_free(session: *mut MoshkitSession) -> MoshkitStatus {
+    call(|| {
+        SESSIONS.remove_ptr(session)?;
+        Ok(())
+    })
+}
+
+/// Writes the connection state to `*state`, and (if `reason` is not NULL) why it closed
+/// (MOSHKIT_CLOSE_REASON_NONE unless closed). Returns MOSHKIT_STATUS_OK, _NULL_POINTER,
+/// _INVALID_HANDLE.
+///
+/// # Safety
+/// `state` is NULL or valid for writing; `reason` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_connection_state(
+    session: *const MoshkitSession,
+    state: *mut MoshkitConnectionState,
+    reason: *mut MoshkitCloseReason,
+) -> MoshkitStatus {
+    call(|| {
+        let s = self::session(session)?;
+        if state.is_null() {
+            return Err(null_error("state"));
+        }
+        let (st, why, _) = state_to_c(s.connection_state());
+        // SAFETY: forwarded caller contract.
+        unsafe { write_out(state, "state", st) }?;
+        if !reason.is_null() {
+            // SAFETY: forwarded caller contract.
+            unsafe { write_out(reason, "reason", why) }?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes the session's traffic figures to `*out`. Returns MOSHKIT_STATUS_OK, _NULL_POINTER,
+/// _INVALID_HANDLE.
+///
+/// # Safety
+/// `out` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_stats(
+    session: *const MoshkitSession,
+    out: *mut MoshkitStats,
+) -> MoshkitStatus {
+    call(|| {
+        let s = self::session(session)?.stats();
+        let stats = MoshkitStats {
+            srtt_ms: s.srtt_ms,
+            last_contact_ms: s.last_contact_ms.unwrap_or(u64::MAX),
+            datagrams_sent: s.datagrams_sent,
+            datagrams_received: s.datagrams_received,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            datagrams_dropped: s.datagrams_dropped,
+        };
+        // SAFETY: forwarded caller contract.
+        unsafe { write_out(out, "out", stats) }
+    })
+}
+
+fn screen_out(
+    session: *const MoshkitSession,
+    out: *mut *mut MoshkitScreen,
+    f: impl FnOnce(&MoshSession) -> ScreenUpdate,
+) -> MoshkitStatus {
+    call(|| {
+        let s = self::session(session)?;
+        if out.is_null() {
+            return Err(null_error("out"));
+        }
+        let handle = SCREENS
+            .insert(CScreen::new(f(&s)))
+            .ok_or_else(|| CError::new(MoshkitStatus::InvalidArgument, "too many live screens"))?;
+        // SAFETY: checked non-null; valid for writing per the caller contract.
+        unsafe { out.write(handle.into_ptr()) };
+        Ok(())
+    })
+}
+
+/// The rows that changed since the previous pull (all of them the first time), as a new
+/// screen in `*out` (release it with `moshkit_screen_free`). Answers a pending
+/// `on_screen_changed`. Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_HANDLE.
+///
+/// # Safety
+/// `out` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_pull_changes(
+    session: *const MoshkitSession,
+    out: *mut *mut MoshkitScreen,
+) -> MoshkitStatus {
+    screen_out(session, out, MoshSession::pull_changes)
+}
+
+/// The whole screen now, as a new screen in `*out` (does not affect what pull_changes reports).
+/// Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_HANDLE.
+///
+/// # Safety
+/// `out` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_snapshot(
+    session: *const MoshkitSession,
+    out: *mut *mut MoshkitScreen,
+) -> MoshkitStatus {
+    screen_out(session, out, MoshSession::snapshot)
+}
+
+/// Releases a screen (its strings become invalid). A second free is
+/// MOSHKIT_STATUS_INVALID_HANDLE.
+#[unsafe(no_mangle)]
+pub extern "C" fn moshkit_screen_free(screen: *mut MoshkitScreen) -> MoshkitStatus {
+    call(|| {
+        SCREENS.remove_ptr(screen)?;
+        Ok(())
+    })
+}
+
+/// Writes the screen's summary (size, changed row count, cursor, title, ...) to `*out`.
+/// Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_HANDLE.
+///
+/// # Safety
+/// `out` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_screen_info(
+    screen: *const MoshkitScreen,
+    out: *mut MoshkitScreenInfo,
+) -> MoshkitStatus {
+    call(|| {
+        let s = self::screen(screen)?;
+        let u = &s.update;
+        let info = MoshkitScreenInfo {
+            cols: u.cols,
+            rows: u.rows,
+            full: u.full,
+            changed_row_count: u.changed_rows.len(),
+            cursor_row: u.cursor.row,
+            cursor_col: u.cursor.col,
+            cursor_visible: u.cursor.visible,
+            cursor_predicted: u.cursor.predicted,
+            bell_count: u.bell_count,
+            title: s.title.as_ptr(),
+            notification: s
+                .notification
+                .as_ref()
+                .map_or(std::ptr::null(), |n| n.as_ptr()),
+        };
+        // SAFETY: forwarded caller contract. The strings live in the registry's CScreen until
+        // moshkit_screen_free.
+        unsafe { write_out(out, "out", info) }
+    })
+}
+
+fn bad_row(i: usize, count: usize) -> CError {
+    CError::new(
+        MoshkitStatus::InvalidArgument,
+        format!("changed row {i} out of range (the screen has {count})"),
+    )
+}
+
+/// Writes the screen row index (from the top) of changed row `i` (0..changed_row_count) to
+/// `*row`. Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_HANDLE, _INVALID_ARGUMENT.
+///
+/// # Safety
+/// `row` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_screen_row_index(
+    screen: *const MoshkitScreen,
+    i: usize,
+    row: *mut u16,
+) -> MoshkitStatus {
+    call(|| {
+        let s = self::screen(screen)?;
+        let rows = &s.update.changed_rows;
+        let r = rows.get(i).ok_or_else(|| bad_row(i, rows.len()))?;
+        // SAFETY: forwarded caller contract.
+        unsafe { write_out(row, "row", r.index) }
+    })
+}
+
+/// Writes cell `col` of changed row `i` to `*out`; its text is owned by the screen. Returns
+/// MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_HANDLE, _INVALID_ARGUMENT (`i` or `col` out of
+/// range).
+///
+/// # Safety
+/// `out` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_screen_cell(
+    screen: *const MoshkitScreen,
+    i: usize,
+    col: u16,
+    out: *mut MoshkitCell,
+) -> MoshkitStatus {
+    call(|| {
+        let s = self::screen(screen)?;
+        let rows = &s.update.changed_rows;
+        let r = rows.get(i).ok_or_else(|| bad_row(i, rows.len()))?;
+        let col = usize::from(col);
+        let (Some(c), Some(text)) = (r.cells.get(col), s.texts.get(i).and_then(|t| t.get(col)))
+        else {
+            return Err(CError::new(
+                MoshkitStatus::InvalidArgument,
+                format!("column {col} out of range (the row has {})", r.cells.len()),
+            ));
+        };
+        let cell = MoshkitCell {
+            text: text.as_ptr(),
+            width: c.width,
+            attrs: c.attrs,
+            predicted: c.predicted,
+            fg: c.fg.into(),
+            bg: c.bg.into(),
+        };
+        // SAFETY: forwarded caller contract.
+        unsafe { write_out(out, "out", cell) }
+    })
+}
+
+/// Copies the text of changed row `i` (its cells' text joined, NUL-terminated UTF-8) into
+/// `buf` (`capacity` bytes), truncating like snprintf (possibly inside a UTF-8 sequence), and
+/// writes its full length in bytes (without the NUL) to `*len` if `len` is not NULL. Returns
+/// MOSHKIT_STATUS_OK, _BUFFER_TOO_SMALL (truncated; `buf` may be NULL with `capacity` 0 for a
+/// length query), _NULL_POINTER, _INVALID_HANDLE, _INVALID_ARGUMENT.
+///
+/// # Safety
+/// `buf` is NULL or valid for writing `capacity` bytes; `len` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_screen_row_text(
+    screen: *const MoshkitScreen,
+    i: usize,
+    buf: *mut c_char,
+    capacity: usize,
+    len: *mut usize,
+) -> MoshkitStatus {
+    call(|| {
+        let s = self::screen(screen)?;
+        let rows = &s.update.changed_rows;
+        let r = rows.get(i).ok_or_else(|| bad_row(i, rows.len()))?;
+        let text = r.text();
+        let bytes = text.as_bytes();
+        if buf.is_null() && capacity > 0 {
+            return Err(null_error("buf"));
+        }
+        if !len.is_null() {
+            // SAFETY: forwarded caller contract.
+            unsafe { len.write(bytes.len()) };
+        }
+        if capacity > 0 {
+            let n = bytes.len().min(capacity - 1);
+            // SAFETY: buf is valid for `capacity` > n bytes and cannot overlap `bytes`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+                *buf.add(n) = 0;
+            }
+        }
+        if bytes.len() >= capacity {
+            return Err(CError::new(
+                MoshkitStatus::BufferTooSmall,
+                format!("the row needs {} bytes and a NUL", bytes.len()),
+            ));
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &std::ffi::CStr = c"AAAAAAAAAAAAAAAAAAAAAA";
+
+    fn connect(
+        host: &std::ffi::CStr,
+        key: &std::ffi::CStr,
+    ) -> (MoshkitStatus, *mut MoshkitSession) {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: valid strings, NULL callbacks, valid out pointer.
+        let st = unsafe {
+            moshkit_session_connect(
+                host.as_ptr(),
+                9,
+                key.as_ptr(),
+                80,
+                24,
+                0,
+                std::ptr::null(),
+                &mut out,
+            )
+        };
+        (st, out)
+    }
+
+    #[test]
+    fn attr_bits_match_the_uniffi_ones() {
+        use crate::session as u;
+        assert_eq!(
+            [
+                MOSHKIT_ATTR_BOLD,
+                MOSHKIT_ATTR_FAINT,
+                MOSHKIT_ATTR_ITALIC,
+                MOSHKIT_ATTR_UNDERLINE,
+                MOSHKIT_ATTR_BLINK,
+                MOSHKIT_ATTR_INVERSE,
+                MOSHKIT_ATTR_INVISIBLE,
+                MOSHKIT_ATTR_STRIKEOUT
+            ],
+            [
+                u::ATTR_BOLD,
+                u::ATTR_FAINT,
+                u::ATTR_ITALIC,
+                u::ATTR_UNDERLINE,
+                u::ATTR_BLINK,
+                u::ATTR_INVERSE,
+                u::ATTR_INVISIBLE,
+                u::ATTR_STRIKEOUT
+            ]
+        );
+    }
+
+    #[test]
+    fn connect_errors() {
+        assert_eq!(connect(c"127.0.0.1", c"short").0, MoshkitStatus::InvalidKey);
+        assert_eq!(connect(c"bad host!", KEY).0, MoshkitStatus::InvalidAddress);
+        assert_eq!(
+            connect(c"no-such-host.invalid", KEY).0,
+            MoshkitStatus::ResolveFailed
+        );
+        let mut out = std::ptr::null_mut();
+        // SAFETY: NULL host is answered with a status.
+        let st = unsafe {
+            moshkit_session_connect(
+                std::ptr::null(),
+                9,
+                KEY.as_ptr(),
+                80,
+                24,
+                0,
+                std::ptr::null(),
+                &mut out,
+            )
+        };
+        assert_eq!(st, MoshkitStatus::NullPointer);
+        assert!(out.is_null());
+        // SAFETY: as above; cols 0 is rejected.
+        let st = unsafe {
+            moshkit_session_connect(
+                c"::1".as_ptr(),
+                9,
+                KEY.as_ptr(),
+                0,
+                24,
+                0,
+                std::ptr::null(),
+                &mut out,
+            )
+        };
+        assert_eq!(st, MoshkitStatus::InvalidSize);
+    }
+
+    #[test]
+    fn lifecycle_and_handle_errors() {
+        // Port 9 (discard) on loopback: nothing answers, which is fine for these checks.
+        let (st, s) = connect(c"127.0.0.1", KEY);
+        assert_eq!(st, MoshkitStatus::Ok);
+        assert!(!s.is_null());
+        assert_eq!(moshkit_session_resize(s, 100, 30), MoshkitStatus::Ok);
+        assert_eq!(moshkit_session_resize(s, 0, 30), MoshkitStatus::InvalidSize);
+        // SAFETY: valid buffer.
+        assert_eq!(
+            unsafe { moshkit_session_send_input(s, b"ls".as_ptr(), 2) },
+            MoshkitStatus::Ok
+        );
+        // SAFETY: NULL bytes with a length is answered with a status.
+        assert_eq!(
+            unsafe { moshkit_session_send_input(s, std::ptr::null(), 2) },
+            MoshkitStatus::NullPointer
+        );
+        let mut screen = std::ptr::null_mut();
+        // SAFETY: valid out pointer.
+        assert_eq!(
+            unsafe { moshkit_session_snapshot(s, &mut screen) },
+            MoshkitStatus::Ok
+        );
+        let mut info = std::mem::MaybeUninit::<MoshkitScreenInfo>::uninit();
+        // SAFETY: valid out pointer.
+        assert_eq!(
+            unsafe { moshkit_screen_info(screen, info.as_mut_ptr()) },
+            MoshkitStatus::Ok
+        );
+        // SAFETY: written by the successful call.
+        let info = unsafe { info.assume_init() };
+        assert_eq!((info.cols, info.rows, info.full), (80, 24, true));
+        assert_eq!(info.changed_row_count, 24);
+        let mut buf = [0 as c_char; 4];
+        let mut len = 0;
+        // SAFETY: valid buffer of 4 bytes.
+        let st = unsafe { moshkit_screen_row_text(screen, 0, buf.as_mut_ptr(), 4, &mut len) };
+        assert_eq!((st, len), (MoshkitStatus::BufferTooSmall, 80));
+        let mut cell = std::mem::MaybeUninit::<MoshkitCell>::uninit();
+        // SAFETY: valid out pointer; column 80 is out of range.
+        assert_eq!(
+            unsafe { moshkit_screen_cell(screen, 0, 80, cell.as_mut_ptr()) },
+            MoshkitStatus::InvalidArgument
+        );
+        assert_eq!(moshkit_screen_free(screen), MoshkitStatus::Ok);
+        assert_eq!(moshkit_screen_free(screen), MoshkitStatus::InvalidHandle);
+        let mut again = std::mem::MaybeUninit::<MoshkitScreenInfo>::uninit();
+        // SAFETY: use after free is answered with a status.
+        assert_eq!(
+            unsafe { moshkit_screen_info(screen, again.as_mut_ptr()) },
+            MoshkitStatus::InvalidHandle
+        );
+
+        let mut state = MoshkitConnectionState::Closed;
+        // SAFETY: valid out pointer, NULL reason allowed.
+        let st = unsafe { moshkit_session_connection_state(s, &mut state, std::ptr::null_mut()) };
+        assert_eq!(
+            (st, state),
+            (MoshkitStatus::Ok, MoshkitConnectionState::Connecting)
+        );
+        assert_eq!(moshkit_session_pause(s), MoshkitStatus::Ok);
+        assert_eq!(moshkit_session_resume(s), MoshkitStatus::Ok);
+        assert_eq!(moshkit_session_close(s), MoshkitStatus::Ok);
+        assert_eq!(moshkit_session_close(s), MoshkitStatus::Closed);
+        assert_eq!(moshkit_session_network_changed(s), MoshkitStatus::Closed);
+        assert_eq!(moshkit_session_free(s), MoshkitStatus::Ok);
+        assert_eq!(moshkit_session_free(s), MoshkitStatus::InvalidHandle);
+        assert_eq!(
+            moshkit_session_resize(s, 80, 24),
+            MoshkitStatus::InvalidHandle
+        );
+        assert_eq!(
+            moshkit_session_pause(std::ptr::null()),
+            MoshkitStatus::NullPointer
+        );
+    }
+}

@@ -1,0 +1,871 @@
+//! The client session for apps: [`MoshSession`] (a uniffi object; the C API wraps the same type)
+//! and the one runtime thread that drives every session.
+//!
+//! Design: the sans-IO [`ClientSession`] lives behind a mutex shared by the API object and a task
+//! on the runtime thread. The task runs moshkit-core's [`Driver`] over a small [`Endpoint`]
+//! wrapper that locks the mutex per call (never across an await). API calls lock the mutex,
+//! change the session, then wake the task through a [`Notify`]; the task `select!`s between that
+//! wake-up and [`Driver::next_event`] and hands events to the [`SessionListener`].
+//!
+//! Cancelling `next_event` (when a wake-up wins the `select!`) is harmless: events already
+//! taken from the session are kept in the driver's queue, a datagram that was received is
+//! handled before the future yields, and the only awaits that could be interrupted are a UDP
+//! `send_to` (which completes at once on a non-full socket; a lost datagram is retransmitted by
+//! SSP anyway) and a rebind (retried at the next rebind).
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use moshkit_core::connection::{self, Side, Transmit};
+use moshkit_core::crypto::Key;
+use moshkit_core::driver::{Driver, Endpoint, os_random};
+use moshkit_core::session::{self as core_session, ClientConfig, ClientEvent, ClientSession};
+use moshkit_core::terminal;
+use tokio::sync::Notify;
+
+use crate::api::{MoshKitError, PredictionMode};
+
+/// How long `connect` waits for a host name to resolve.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------
+// Types seen by Kotlin / Swift (and converted for C)
+
+/// Why a session ended (mirror of moshkit-core's `CloseReason`, plus local failures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum CloseReason {
+    /// We closed the session and the server acknowledged it.
+    ShutdownAcknowledged,
+    /// We closed the session; the server did not acknowledge in time (it may be gone).
+    ShutdownUnacknowledged,
+    /// The server ended the session (e.g. the remote shell exited).
+    PeerShutdown,
+    /// The server was silent for too long.
+    TimedOut,
+    /// The session key's safe volume is used up (start a new session).
+    KeyExhausted,
+    /// No UDP socket could be opened on this device.
+    SocketError,
+}
+
+impl From<connection::CloseReason> for CloseReason {
+    fn from(r: connection::CloseReason) -> Self {
+        match r {
+            connection::CloseReason::ShutdownAcknowledged => CloseReason::ShutdownAcknowledged,
+            connection::CloseReason::ShutdownUnacknowledged => CloseReason::ShutdownUnacknowledged,
+            connection::CloseReason::PeerShutdown => CloseReason::PeerShutdown,
+            connection::CloseReason::TimedOut => CloseReason::TimedOut,
+            connection::CloseReason::KeyExhausted => CloseReason::KeyExhausted,
+        }
+    }
+}
+
+/// The link as a UI should present it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ConnectionState {
+    /// Nothing heard from the server yet.
+    Connecting,
+    /// The server answers.
+    Connected,
+    /// The server has been silent long enough to tell the user.
+    Silent {
+        /// Milliseconds since the server was last heard (at the time of the call or event).
+        silent_ms: u64,
+    },
+    /// Our shutdown is in progress.
+    Closing,
+    /// The session is over.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+impl ConnectionState {
+    fn from_core(s: core_session::ConnectionState, now: Instant) -> Self {
+        match s {
+            core_session::ConnectionState::Connecting => ConnectionState::Connecting,
+            core_session::ConnectionState::Connected => ConnectionState::Connected,
+            core_session::ConnectionState::Silent { since } => ConnectionState::Silent {
+                silent_ms: millis(now.saturating_duration_since(since)),
+            },
+            core_session::ConnectionState::Closing => ConnectionState::Closing,
+            core_session::ConnectionState::Closed(r) => {
+                ConnectionState::Closed { reason: r.into() }
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A cell colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum CellColor {
+    /// The terminal's default foreground or background.
+    Default,
+    /// A 256-colour palette index (0..=15 are the ANSI colours).
+    Indexed {
+        /// The index.
+        index: u8,
+    },
+    /// A 24-bit colour.
+    Rgb {
+        /// Red.
+        r: u8,
+        /// Green.
+        g: u8,
+        /// Blue.
+        b: u8,
+    },
+}
+
+impl From<terminal::Color> for CellColor {
+    fn from(c: terminal::Color) -> Self {
+        match c {
+            terminal::Color::Default => CellColor::Default,
+            terminal::Color::Indexed(index) => CellColor::Indexed { index },
+            terminal::Color::Rgb(r, g, b) => CellColor::Rgb { r, g, b },
+        }
+    }
+}
+
+/// Attribute bit of [`Cell::attrs`]: bold.
+pub const ATTR_BOLD: u8 = 1;
+/// Attribute bit: faint.
+pub const ATTR_FAINT: u8 = 2;
+/// Attribute bit: italic.
+pub const ATTR_ITALIC: u8 = 4;
+/// Attribute bit: underline (also marks unconfirmed predictions on a slow link).
+pub const ATTR_UNDERLINE: u8 = 8;
+/// Attribute bit: blink.
+pub const ATTR_BLINK: u8 = 16;
+/// Attribute bit: inverse video (swap fg and bg).
+pub const ATTR_INVERSE: u8 = 32;
+/// Attribute bit: invisible.
+pub const ATTR_INVISIBLE: u8 = 64;
+/// Attribute bit: strikeout.
+pub const ATTR_STRIKEOUT: u8 = 128;
+
+/// The attribute bits of `a` (the `ATTR_*` values).
+pub fn attr_bits(a: terminal::Attrs) -> u8 {
+    use terminal::Attrs as A;
+    [
+        (A::BOLD, ATTR_BOLD),
+        (A::FAINT, ATTR_FAINT),
+        (A::ITALIC, ATTR_ITALIC),
+        (A::UNDERLINE, ATTR_UNDERLINE),
+        (A::BLINK, ATTR_BLINK),
+        (A::INVERSE, ATTR_INVERSE),
+        (A::INVISIBLE, ATTR_INVISIBLE),
+        (A::STRIKEOUT, ATTR_STRIKEOUT),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| a.contains(*flag))
+    .fold(0, |bits, (_, bit)| bits | bit)
+}
+
+/// One cell of the screen.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Cell {
+    /// The grapheme (base character and combining marks); a space for an empty cell; empty for
+    /// the right half of a wide character.
+    pub text: String,
+    /// Columns it occupies: 1, 2 (wide) or 0 (right half of a wide character).
+    pub width: u8,
+    /// Foreground colour.
+    pub fg: CellColor,
+    /// Background colour.
+    pub bg: CellColor,
+    /// Attribute bits: bold 1, faint 2, italic 4, underline 8, blink 16, inverse 32,
+    /// invisible 64, strikeout 128.
+    pub attrs: u8,
+    /// Whether the cell shows a prediction (local echo not yet confirmed by the server).
+    pub predicted: bool,
+}
+
+/// One changed row, complete.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Row {
+    /// Row index from the top.
+    pub index: u16,
+    /// Its cells, left to right (exactly `cols`).
+    pub cells: Vec<Cell>,
+}
+
+impl Row {
+    /// The row's text (the cells' text joined).
+    pub fn text(&self) -> String {
+        self.cells.iter().map(|c| c.text.as_str()).collect()
+    }
+}
+
+/// The cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct Cursor {
+    /// Row.
+    pub row: u16,
+    /// Column.
+    pub col: u16,
+    /// Whether the application shows it.
+    pub visible: bool,
+    /// Whether the position is a prediction.
+    pub predicted: bool,
+}
+
+/// What changed on screen since the previous pull (or the whole screen, for a snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ScreenUpdate {
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+    /// Whether every row is included (first pull, size change, snapshot): repaint everything.
+    pub full: bool,
+    /// The rows that changed, each complete.
+    pub changed_rows: Vec<Row>,
+    /// The cursor.
+    pub cursor: Cursor,
+    /// The window title.
+    pub title: String,
+    /// How many times the bell has rung in this session.
+    pub bell_count: u64,
+    /// The notification bar's text (e.g. `mosh: Last contact 12 seconds ago.`), if shown.
+    pub notification: Option<String>,
+}
+
+impl From<core_session::ScreenUpdate> for ScreenUpdate {
+    fn from(u: core_session::ScreenUpdate) -> Self {
+        ScreenUpdate {
+            cols: u.cols,
+            rows: u.rows,
+            full: u.full,
+            changed_rows: u
+                .changed_rows
+                .into_iter()
+                .map(|r| Row {
+                    index: r.index,
+                    cells: r
+                        .cells
+                        .into_iter()
+                        .map(|c| Cell {
+                            text: c.text,
+                            width: c.width,
+                            fg: c.fg.into(),
+                            bg: c.bg.into(),
+                            attrs: attr_bits(c.attrs),
+                            predicted: c.predicted,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            cursor: Cursor {
+                row: u.cursor.row,
+                col: u.cursor.col,
+                visible: u.cursor.visible,
+                predicted: u.cursor.predicted,
+            },
+            title: u.title,
+            bell_count: u.bell_count,
+            notification: u.notification.map(|n| n.text),
+        }
+    }
+}
+
+/// Traffic and link figures.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct SessionStats {
+    /// Smoothed round-trip time in milliseconds.
+    pub srtt_ms: f64,
+    /// Milliseconds since the server was last heard; `None` before it ever was.
+    pub last_contact_ms: Option<u64>,
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Datagrams received.
+    pub datagrams_received: u64,
+    /// UDP payload bytes sent.
+    pub bytes_sent: u64,
+    /// UDP payload bytes received.
+    pub bytes_received: u64,
+    /// Datagrams dropped as unauthentic or malformed.
+    pub datagrams_dropped: u64,
+}
+
+/// Told about a session's events, on MoshKit's runtime thread (one thread for all sessions):
+/// return quickly, and hop to the UI thread to draw. Calling back into the session (e.g.
+/// `pull_changes` from `on_screen_changed`) is allowed.
+#[uniffi::export(with_foreign)]
+pub trait SessionListener: Send + Sync {
+    /// The screen changed: call `pull_changes`. Coalesced: at most one such call is pending
+    /// until the app pulls (`pull_changes` or `snapshot`).
+    fn on_screen_changed(&self);
+    /// The connection state changed.
+    fn on_connection_state(&self, state: ConnectionState);
+    /// The remote application rang the bell.
+    fn on_bell(&self);
+    /// The window title changed.
+    fn on_title(&self, title: String);
+    /// The remote application wrote to the clipboard (OSC 52).
+    fn on_clipboard(&self, text: String);
+    /// The session is over; no more calls follow.
+    fn on_closed(&self, reason: CloseReason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime thread
+
+static RUNTIME: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
+static RUNTIME_THREAD: OnceLock<std::thread::ThreadId> = OnceLock::new();
+
+fn on_runtime_thread() -> bool {
+    RUNTIME_THREAD.get() == Some(&std::thread::current().id())
+}
+
+/// The runtime thread's handle, starting it on first use.
+fn runtime() -> Result<tokio::runtime::Handle, MoshKitError> {
+    RUNTIME
+        .get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot build the tokio runtime: {e}"))?;
+            let handle = rt.handle().clone();
+            let thread = std::thread::Builder::new()
+                .name("moshkit-runtime".into())
+                .spawn(move || rt.block_on(std::future::pending::<()>()))
+                .map_err(|e| format!("cannot start the runtime thread: {e}"))?;
+            let _ = RUNTIME_THREAD.set(thread.thread().id());
+            log::debug!(target: "moshkit::ffi", "runtime thread started");
+            Ok(handle)
+        })
+        .clone()
+        .map_err(|reason| MoshKitError::Runtime { reason })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The session
+
+struct Shared {
+    session: Mutex<ClientSession>,
+    listener: Arc<dyn SessionListener>,
+    /// Held while the listener is called; `false` once the API object is gone, so that no
+    /// callback starts after its release returned (C apps free the callbacks' context then).
+    listener_gate: Mutex<bool>,
+    /// Wakes the task: input to send, pause/resume, close, drop.
+    wake: Notify,
+    /// A `on_screen_changed` call is pending (not yet answered by a pull).
+    screen_pending: AtomicBool,
+    paused: AtomicBool,
+    /// `disconnect` was called or the session ended: input calls fail with `Closed`.
+    closed: AtomicBool,
+    /// The API object is gone: the task ends.
+    dropped: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, ClientSession> {
+        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls the listener, containing a panic (e.g. an exception thrown by a foreign listener).
+    fn tell(&self, what: &str, f: impl FnOnce(&dyn SessionListener)) {
+        let alive = self
+            .listener_gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !*alive || self.dropped.load(Ordering::Acquire) {
+            return;
+        }
+        if catch_unwind(AssertUnwindSafe(|| f(&*self.listener))).is_err() {
+            log::error!(target: "moshkit::ffi", "session listener failed in {what}");
+        }
+    }
+
+    /// Hands one event to the listener; true when the session is over.
+    fn dispatch(&self, event: ClientEvent) -> bool {
+        log::trace!(target: "moshkit::ffi", "session event {event:?}");
+        match event {
+            ClientEvent::ScreenChanged => {
+                if !self.screen_pending.swap(true, Ordering::AcqRel) {
+                    self.tell("on_screen_changed", |l| l.on_screen_changed());
+                }
+            }
+            ClientEvent::ConnectionState(s) => {
+                let s = ConnectionState::from_core(s, Instant::now());
+                self.tell("on_connection_state", |l| l.on_connection_state(s));
+            }
+            ClientEvent::Bell => self.tell("on_bell", |l| l.on_bell()),
+            ClientEvent::Title(t) => self.tell("on_title", |l| l.on_title(t)),
+            ClientEvent::Clipboard(c) => self.tell("on_clipboard", |l| l.on_clipboard(c)),
+            ClientEvent::Rebind => {}
+            ClientEvent::Closed(r) => {
+                self.finish(r.into());
+                return true;
+            }
+        }
+        false
+    }
+
+    fn finish(&self, reason: CloseReason) {
+        self.closed.store(true, Ordering::Release);
+        log::info!(target: "moshkit::ffi", "session closed: {reason:?}");
+        self.tell("on_closed", |l| l.on_closed(reason));
+    }
+}
+
+/// The driver's view of the shared session: every call locks for its own duration only.
+struct SharedEndpoint(Arc<Shared>);
+
+impl Endpoint for SharedEndpoint {
+    type Event = ClientEvent;
+    fn side(&self) -> Side {
+        Side::Client
+    }
+    fn remote_address(&self) -> Option<SocketAddr> {
+        Endpoint::remote_address(&*self.0.lock())
+    }
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        Endpoint::handle_datagram(&mut *self.0.lock(), now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Endpoint::handle_timeout(&mut *self.0.lock(), now);
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        Endpoint::poll_transmit(&mut *self.0.lock(), now)
+    }
+    fn poll_event(&mut self) -> Option<ClientEvent> {
+        Endpoint::poll_event(&mut *self.0.lock())
+    }
+    fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        Endpoint::poll_timeout(&mut *self.0.lock(), now)
+    }
+    fn send_failed(&mut self, now: Instant) {
+        Endpoint::send_failed(&mut *self.0.lock(), now);
+    }
+    fn mtu_too_big(&mut self) {
+        Endpoint::mtu_too_big(&mut *self.0.lock());
+    }
+    fn is_rebind(event: &ClientEvent) -> bool {
+        <ClientSession as Endpoint>::is_rebind(event)
+    }
+    fn is_closed(event: &ClientEvent) -> bool {
+        <ClientSession as Endpoint>::is_closed(event)
+    }
+}
+
+/// The task of one session on the runtime thread.
+async fn run(shared: Arc<Shared>) {
+    let mut driver = match Driver::client(SharedEndpoint(Arc::clone(&shared))).await {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!(target: "moshkit::ffi", "session cannot start: {e}");
+            shared.finish(CloseReason::SocketError);
+            return;
+        }
+    };
+    loop {
+        if shared.dropped.load(Ordering::Acquire) {
+            log::debug!(target: "moshkit::ffi", "session dropped: task ends");
+            return;
+        }
+        if shared.paused.load(Ordering::Acquire) {
+            // Backgrounded: no timers, no sending, no receiving until resume/close/drop.
+            shared.wake.notified().await;
+            continue;
+        }
+        tokio::select! {
+            biased;
+            () = shared.wake.notified() => {}
+            event = driver.next_event() => match event {
+                Ok(event) => {
+                    if shared.dispatch(event) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    log::debug!(target: "moshkit::ffi", "session task ends: {e}");
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// `host` as an IP address (brackets allowed), `Ok(None)` for a syntactically valid host name,
+/// or an error.
+fn parse_host(host: &str) -> Result<Option<IpAddr>, MoshKitError> {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return Ok(Some(ip));
+    }
+    let valid_name = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if valid_name {
+        Ok(None)
+    } else {
+        Err(MoshKitError::InvalidAddress {
+            reason: format!("{host:?} is neither an IP address nor a host name"),
+        })
+    }
+}
+
+/// The address to use among a name's addresses: IPv4 first (mosh-server's default binding).
+fn pick(host: &str, addrs: &[SocketAddr]) -> Result<SocketAddr, MoshKitError> {
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| MoshKitError::ResolveFailed {
+            reason: format!("{host} has no address"),
+        })
+}
+
+/// Resolves `host` (an IP literal, or a name resolved with the system resolver on the calling
+/// thread, bounded by [`RESOLVE_TIMEOUT`]).
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, MoshKitError> {
+    if let Some(ip) = parse_host(host)? {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_owned();
+    std::thread::Builder::new()
+        .name("moshkit-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(|a| a.collect::<Vec<_>>()),
+            );
+        })
+        .map_err(|e| MoshKitError::ResolveFailed {
+            reason: format!("cannot start the resolver thread: {e}"),
+        })?;
+    match rx.recv_timeout(RESOLVE_TIMEOUT) {
+        Ok(Ok(addrs)) => pick(host, &addrs),
+        Ok(Err(e)) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: {e}"),
+        }),
+        Err(_) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: no answer within {RESOLVE_TIMEOUT:?}"),
+        }),
+    }
+}
+
+/// Resolves a host name without blocking the caller (on MoshKit's runtime, bounded to 5 s) and
+/// returns its address as text (IPv4 preferred), to pass to `MoshSession.connect`, which then
+/// never blocks. An IP address is returned as is (normalised). Kotlin: a `suspend` function;
+/// Swift: `async`.
+#[uniffi::export]
+pub async fn resolve_host(host: String) -> Result<String, MoshKitError> {
+    if let Some(ip) = parse_host(&host)? {
+        return Ok(ip.to_string());
+    }
+    let name = host.clone();
+    let lookup = runtime()?.spawn(async move {
+        tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name.as_str(), 0)))
+            .await
+            .map(|r| r.map(Iterator::collect::<Vec<_>>))
+    });
+    match lookup.await {
+        Ok(Ok(Ok(addrs))) => Ok(pick(&host, &addrs)?.ip().to_string()),
+        Ok(Ok(Err(e))) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: {e}"),
+        }),
+        Ok(Err(_)) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: no answer within {RESOLVE_TIMEOUT:?}"),
+        }),
+        Err(e) => Err(MoshKitError::ResolveFailed {
+            reason: format!("{host}: resolver task failed: {e}"),
+        }),
+    }
+}
+
+/// A mosh client session. Create it with [`MoshSession::connect`]; it runs on MoshKit's runtime
+/// thread, and every method returns at once (none waits for the network). Thread-safe.
+#[derive(uniffi::Object)]
+pub struct MoshSession {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for MoshSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MoshSession")
+            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .field("paused", &self.shared.paused.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for MoshSession {
+    fn drop(&mut self) {
+        self.shared.dropped.store(true, Ordering::Release);
+        if !on_runtime_thread() {
+            // Wait for a callback in progress; none starts afterwards. (On the runtime thread,
+            // i.e. released from within a callback, the flag above is enough: callbacks only run
+            // on that thread.)
+            *self
+                .shared
+                .listener_gate
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = false;
+        }
+        self.shared.wake.notify_one();
+    }
+}
+
+impl MoshSession {
+    /// [`MoshSession::connect`] without the `Arc` (the C API stores the value itself).
+    pub fn open(
+        host: &str,
+        port: u16,
+        key: &str,
+        cols: u16,
+        rows: u16,
+        prediction: PredictionMode,
+        listener: Arc<dyn SessionListener>,
+    ) -> Result<MoshSession, MoshKitError> {
+        let key = Key::parse(key)?;
+        if port == 0 {
+            return Err(MoshKitError::InvalidAddress {
+                reason: "port 0".into(),
+            });
+        }
+        if cols == 0 || rows == 0 {
+            return Err(MoshKitError::InvalidSize {
+                reason: format!("{cols}x{rows}: both must be at least 1"),
+            });
+        }
+        let server = resolve(host, port)?;
+        let handle = runtime()?;
+        let config = ClientConfig {
+            prediction: prediction.into(),
+            ..ClientConfig::default()
+        };
+        let session = ClientSession::new(
+            &key,
+            server,
+            cols,
+            rows,
+            config,
+            Instant::now(),
+            os_random(),
+        )
+        .map_err(|e| MoshKitError::InvalidSize {
+            reason: e.to_string(),
+        })?;
+        let shared = Arc::new(Shared {
+            session: Mutex::new(session),
+            listener,
+            listener_gate: Mutex::new(true),
+            wake: Notify::new(),
+            screen_pending: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
+        });
+        log::info!(target: "moshkit::ffi", "session to {server} ({cols}x{rows})");
+        handle.spawn(run(Arc::clone(&shared)));
+        Ok(MoshSession { shared })
+    }
+
+    fn input(&self, f: impl FnOnce(&mut ClientSession, Instant)) -> Result<(), MoshKitError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(MoshKitError::Closed);
+        }
+        f(&mut self.shared.lock(), Instant::now());
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+}
+
+#[uniffi::export]
+impl MoshSession {
+    /// Starts a session with the `mosh-server` that printed `MOSH CONNECT <port> <key>`.
+    ///
+    /// `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer address; `[..]`
+    /// brackets allowed) or a host name, resolved once here with the system resolver (this
+    /// blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
+    /// `cols` × `rows`: the window
+    /// size in cells. Returns at once; the listener hears about the connection.
+    #[uniffi::constructor]
+    pub fn connect(
+        host: String,
+        port: u16,
+        key: String,
+        cols: u16,
+        rows: u16,
+        prediction: PredictionMode,
+        listener: Arc<dyn SessionListener>,
+    ) -> Result<Arc<MoshSession>, MoshKitError> {
+        Self::open(&host, port, &key, cols, rows, prediction, listener).map(Arc::new)
+    }
+
+    /// Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
+    pub fn send_input(&self, bytes: Vec<u8>) -> Result<(), MoshKitError> {
+        self.input(|s, now| s.send_input(now, &bytes))
+    }
+
+    /// Pastes text (never predicted; bracketed when the remote application asked for it).
+    pub fn paste(&self, text: String) -> Result<(), MoshKitError> {
+        self.input(|s, now| s.paste(now, &text))
+    }
+
+    /// The window changed size (in cells; both at least 1).
+    pub fn resize(&self, cols: u16, rows: u16) -> Result<(), MoshKitError> {
+        if cols == 0 || rows == 0 {
+            return Err(MoshKitError::InvalidSize {
+                reason: format!("{cols}x{rows}: both must be at least 1"),
+            });
+        }
+        self.input(|s, now| s.resize(now, cols, rows))
+    }
+
+    /// The device's network changed (Wi-Fi ↔ cellular, new address): send from a fresh socket
+    /// at once instead of waiting for the server's silence to be noticed.
+    pub fn network_changed(&self) -> Result<(), MoshKitError> {
+        self.input(|s, now| s.network_changed(now))
+    }
+
+    /// The app goes to the background: stop timers, sending and receiving (state is kept).
+    pub fn pause(&self) -> Result<(), MoshKitError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(MoshKitError::Closed);
+        }
+        self.shared.paused.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// The app is back: rebind at once (as `network_changed`) and resend.
+    pub fn resume(&self) -> Result<(), MoshKitError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(MoshKitError::Closed);
+        }
+        if self.shared.paused.swap(false, Ordering::AcqRel) {
+            self.shared.lock().network_changed(Instant::now());
+        }
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Starts the shutdown handshake; the listener's `on_closed` follows (within about 10 s even
+    /// if the server is gone). Input calls fail with `Closed` from now on; the screen, state and
+    /// stats can still be read. (In Kotlin, `close()` is the object's `AutoCloseable` release.)
+    pub fn disconnect(&self) -> Result<(), MoshKitError> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Err(MoshKitError::Closed);
+        }
+        self.shared.paused.store(false, Ordering::Release);
+        self.shared.lock().close(Instant::now());
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Whether `disconnect` was called or the session ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// The rows that changed since the previous pull (all of them the first time, `full`).
+    pub fn pull_changes(&self) -> ScreenUpdate {
+        self.shared.screen_pending.store(false, Ordering::Release);
+        self.shared.lock().pull_changes(Instant::now()).into()
+    }
+
+    /// The whole screen now (does not affect what `pull_changes` reports).
+    pub fn snapshot(&self) -> ScreenUpdate {
+        self.shared.screen_pending.store(false, Ordering::Release);
+        self.shared.lock().snapshot(Instant::now()).into()
+    }
+
+    /// Traffic and link figures.
+    pub fn stats(&self) -> SessionStats {
+        let s = self.shared.lock().stats();
+        SessionStats {
+            srtt_ms: s.srtt_ms,
+            last_contact_ms: s.last_contact.map(|t| millis(t.elapsed())),
+            datagrams_sent: s.datagrams_sent,
+            datagrams_received: s.datagrams_received,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            datagrams_dropped: s.datagrams_dropped,
+        }
+    }
+
+    /// The state of the link now.
+    pub fn connection_state(&self) -> ConnectionState {
+        let now = Instant::now();
+        ConnectionState::from_core(self.shared.lock().connection_state(now), now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            resolve("127.0.0.1", 60001),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 60001)))
+        );
+        assert_eq!(resolve("[::1]", 7).map(|a| a.is_ipv6()), Ok(true));
+        assert_eq!(resolve("::1", 7).map(|a| a.port()), Ok(7));
+        assert!(matches!(
+            resolve("", 1),
+            Err(MoshKitError::InvalidAddress { .. })
+        ));
+        assert!(matches!(
+            resolve("bad host!", 1),
+            Err(MoshKitError::InvalidAddress { .. })
+        ));
+        assert_eq!(resolve("localhost", 5).map(|a| a.port()), Ok(5));
+        assert!(matches!(
+            resolve("no-such-host.invalid", 1),
+            Err(MoshKitError::ResolveFailed { .. })
+        ));
+    }
+
+    #[test]
+    fn resolve_host_off_the_caller_thread() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        rt.block_on(async {
+            assert_eq!(
+                resolve_host("localhost".into()).await,
+                Ok("127.0.0.1".into())
+            );
+            assert_eq!(resolve_host("[::1]".into()).await, Ok("::1".into()));
+            assert!(matches!(
+                resolve_host("bad host!".into()).await,
+                Err(MoshKitError::InvalidAddress { .. })
+            ));
+            assert!(matches!(
+                resolve_host("no-such-host.invalid".into()).await,
+                Err(MoshKitError::ResolveFailed { .. })
+            ));
+        });
+    }
+
+    #[test]
+    fn attrs() {
+        use terminal::Attrs;
+        assert_eq!(attr_bits(Attrs::empty()), 0);
+        assert_eq!(attr_bits(Attrs::BOLD), ATTR_BOLD);
+        assert_eq!(attr_bits(Attrs::STRIKEOUT), ATTR_STRIKEOUT);
+        assert_eq!(attr_bits(Attrs::INVERSE), ATTR_INVERSE);
+    }
+}
