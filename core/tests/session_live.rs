@@ -55,14 +55,12 @@ async fn wait_for_row(
     panic!("{needle:?} not on screen after {limit:?}: {screen:#?}");
 }
 
-#[tokio::test]
-async fn client_session_with_upstream_server() {
-    let server = UpstreamServer::start(&["/bin/sh"]);
+/// A client session with `server` at `ip`, driven until the shell's prompt is on screen.
+async fn connect(server: &UpstreamServer, ip: std::net::IpAddr) -> (ClientDriver, Vec<String>) {
     let key = Key::parse(&server.key).unwrap();
-    let addr = ([127, 0, 0, 1], server.port).into();
     let session = ClientSession::new(
         &key,
-        addr,
+        std::net::SocketAddr::new(ip, server.port),
         80,
         24,
         ClientConfig::default(),
@@ -73,6 +71,13 @@ async fn client_session_with_upstream_server() {
     let mut d = ClientDriver::client(session).await.unwrap();
     let mut screen = Vec::new();
     wait_for_row(&mut d, &mut screen, "#", Duration::from_secs(10)).await;
+    (d, screen)
+}
+
+#[tokio::test]
+async fn client_session_with_upstream_server() {
+    let server = UpstreamServer::start(&["/bin/sh"]);
+    let (mut d, mut screen) = connect(&server, [127, 0, 0, 1].into()).await;
 
     let tag = random_u32();
     d.endpoint_mut().send_input(
@@ -138,21 +143,7 @@ async fn client_session_with_upstream_server() {
 #[tokio::test]
 async fn client_session_over_ipv6_survives_a_network_change() {
     let server = UpstreamServer::start_on("::1", &["/bin/sh"]);
-    let key = Key::parse(&server.key).unwrap();
-    let addr = std::net::SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), server.port);
-    let session = ClientSession::new(
-        &key,
-        addr,
-        80,
-        24,
-        ClientConfig::default(),
-        Instant::now(),
-        os_random(),
-    )
-    .unwrap();
-    let mut d = ClientDriver::client(session).await.unwrap();
-    let mut screen = Vec::new();
-    wait_for_row(&mut d, &mut screen, "#", Duration::from_secs(10)).await;
+    let (mut d, mut screen) = connect(&server, std::net::Ipv6Addr::LOCALHOST.into()).await;
     let first = d.local_addr().unwrap();
     assert!(first.is_ipv6());
     let tag = random_u32();
