@@ -451,6 +451,11 @@ typedef void (*MoshkitLogCallback)(void *context, MoshkitLogLevel level, const c
  */
 typedef struct {
   /**
+   * Set to `sizeof(MoshkitCallbacks)`. Lets later versions of the library add callbacks: a
+   * smaller struct from an app built against an older header has the newer callbacks unset.
+   */
+  size_t struct_size;
+  /**
    * Passed to every callback.
    */
   void *context;

@@ -177,6 +177,7 @@ int main(int argc, char **argv) {
 
     Events events = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     MoshkitCallbacks cb = {
+        .struct_size = sizeof(MoshkitCallbacks),
         .context = &events,
         .on_screen_changed = on_screen_changed,
         .on_connection_state = on_connection_state,

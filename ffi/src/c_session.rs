@@ -105,6 +105,9 @@ fn state_to_c(s: ConnectionState) -> (MoshkitConnectionState, MoshkitCloseReason
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct MoshkitCallbacks {
+    /// Set to `sizeof(MoshkitCallbacks)`. Lets later versions of the library add callbacks: a
+    /// smaller struct from an app built against an older header has the newer callbacks unset.
+    pub struct_size: usize,
     /// Passed to every callback.
     pub context: *mut c_void,
     /// The screen changed: call `moshkit_session_pull_changes`. Coalesced: at most one call is
@@ -123,6 +126,48 @@ pub struct MoshkitCallbacks {
     pub on_clipboard: Option<unsafe extern "C" fn(context: *mut c_void, text: *const c_char)>,
     /// The session is over; no more callbacks follow.
     pub on_closed: Option<unsafe extern "C" fn(context: *mut c_void, reason: MoshkitCloseReason)>,
+}
+
+/// The first version of [`MoshkitCallbacks`] ends after `on_closed`.
+const CALLBACKS_V1_SIZE: usize =
+    std::mem::offset_of!(MoshkitCallbacks, on_closed) + std::mem::size_of::<usize>();
+
+/// Read the app's callbacks (NULL: none), honouring `struct_size`.
+fn read_callbacks(callbacks: *const MoshkitCallbacks) -> Result<MoshkitCallbacks, CError> {
+    let mut out = MoshkitCallbacks {
+        struct_size: std::mem::size_of::<MoshkitCallbacks>(),
+        context: std::ptr::null_mut(),
+        on_screen_changed: None,
+        on_connection_state: None,
+        on_bell: None,
+        on_title: None,
+        on_clipboard: None,
+        on_closed: None,
+    };
+    if callbacks.is_null() {
+        return Ok(out);
+    }
+    // SAFETY: non-null and, per the caller contract, valid for reading at least `struct_size`.
+    let size = unsafe { std::ptr::addr_of!((*callbacks).struct_size).read() };
+    if size < CALLBACKS_V1_SIZE {
+        return Err(CError::new(
+            MoshkitStatus::InvalidArgument,
+            format!("MoshkitCallbacks.struct_size is {size}; set it to sizeof(MoshkitCallbacks)"),
+        ));
+    }
+    let n = size.min(std::mem::size_of::<MoshkitCallbacks>());
+    // SAFETY: copies the first `n` bytes of the app's struct (readable per the caller contract)
+    // over ours, which is at least `n` bytes; those bytes hold the fields the app's header
+    // declared, which it set to NULL or valid functions as documented. Fields beyond `n` keep
+    // their NULL defaults.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            callbacks.cast::<u8>(),
+            std::ptr::addr_of_mut!(out).cast::<u8>(),
+            n,
+        );
+    }
+    Ok(out)
 }
 
 struct CListener(MoshkitCallbacks);
@@ -401,20 +446,7 @@ pub unsafe extern "C" fn moshkit_session_connect(
                 ));
             }
         };
-        let callbacks = if callbacks.is_null() {
-            MoshkitCallbacks {
-                context: std::ptr::null_mut(),
-                on_screen_changed: None,
-                on_connection_state: None,
-                on_bell: None,
-                on_title: None,
-                on_clipboard: None,
-                on_closed: None,
-            }
-        } else {
-            // SAFETY: non-null and valid for reading per the caller contract.
-            unsafe { callbacks.read() }
-        };
+        let callbacks = read_callbacks(callbacks)?;
         let session = MoshSession::open(
             host,
             port,
@@ -885,6 +917,34 @@ mod tests {
             )
         };
         assert_eq!(st, MoshkitStatus::InvalidSize);
+    }
+
+    #[test]
+    fn callbacks_struct_size_is_checked_and_older_structs_work() {
+        let full = read_callbacks(std::ptr::null()).expect("NULL means no callbacks");
+        let mut cb = full;
+        cb.struct_size = 0;
+        let mut out = std::ptr::null_mut();
+        // SAFETY: valid strings and callbacks struct, valid out pointer.
+        let st = unsafe {
+            moshkit_session_connect(
+                c"127.0.0.1".as_ptr(),
+                9,
+                KEY.as_ptr(),
+                80,
+                24,
+                0,
+                &cb,
+                &mut out,
+            )
+        };
+        assert_eq!(st, MoshkitStatus::InvalidArgument);
+        assert!(out.is_null());
+        extern "C" fn closed(_: *mut c_void, _: MoshkitCloseReason) {}
+        cb.on_closed = Some(closed);
+        cb.struct_size = CALLBACKS_V1_SIZE;
+        let read = read_callbacks(&cb).expect("a v1-sized struct is accepted");
+        assert!(read.on_closed.is_some() && read.on_bell.is_none());
     }
 
     #[test]
