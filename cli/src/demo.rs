@@ -8,7 +8,6 @@
 
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use moshkit_core::prediction::DisplayPreference;
@@ -130,14 +129,7 @@ fn run_demo_inner(args: DemoArgs) -> Result<u8, String> {
         resolve_server_locale("moshkit", &env_lookup, &["LANG=C.UTF-8".to_string()]).unwrap_or(
             ServerLocale::ClientSupplied(vec![("LANG".to_string(), "C.UTF-8".to_string())]),
         );
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten();
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| user.as_ref().map(|u| u.dir.clone()))
-        .unwrap_or_else(|| PathBuf::from("/"));
+    let (user, home) = crate::server::current_user_and_home();
     let command: Vec<std::ffi::OsString> = args.command.iter().map(Into::into).collect();
     let (program, argv, _) = session_program(
         (!command.is_empty()).then_some(command.as_slice()),

@@ -3,7 +3,6 @@
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use moshkit_cli::locale::resolve_server_locale;
@@ -135,14 +134,7 @@ fn main() -> ExitCode {
         redirect_stdio_to_null();
     }
 
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten();
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| user.as_ref().map(|u| u.dir.clone()))
-        .unwrap_or_else(|| PathBuf::from("/"));
+    let (user, home) = moshkit_cli::server::current_user_and_home();
     let release = match std::env::var("MOSHKIT_CHILD_RELEASE").as_deref() {
         Ok("newline") => ReleaseMode::Newline,
         _ => ReleaseMode::Pipe,

@@ -107,6 +107,20 @@ impl ServerConfig {
     }
 }
 
+/// The user running the server (if the passwd database knows it) and the session's working
+/// directory: `$HOME`, else the passwd home, else `/` (§2.6).
+pub fn current_user_and_home() -> (Option<nix::unistd::User>, std::path::PathBuf) {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten();
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| user.as_ref().map(|u| u.dir.clone()))
+        .unwrap_or_else(|| std::path::PathBuf::from("/"));
+    (user, home)
+}
+
 /// The program to run: `(program, argv, is_login_shell)`.
 ///
 /// Without a command this is the user's shell (`$SHELL`, else the passwd shell, else
