@@ -5,6 +5,9 @@
 //! cells shown.
 //!
 //! `cargo bench -p moshkit-core --bench prediction`
+//!
+//! `PREDICTION_BENCH_RTT=500` runs only that RTT's rows; `PREDICTION_BENCH_KEYS=1` also lists,
+//! per run, every key not shown within 5 ms and every mispredicted cell shown.
 
 #![allow(clippy::unwrap_used)]
 
@@ -111,7 +114,10 @@ struct Expected {
 }
 
 fn cells(t: &Terminal) -> HostScreen {
-    let fb = t.framebuffer();
+    cells_of(t.framebuffer())
+}
+
+fn cells_of(fb: &moshkit_core::terminal::Framebuffer) -> HostScreen {
     let rows = fb
         .rows()
         .map(|r| {
@@ -191,6 +197,7 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
     let mut shown_at: Vec<Option<u64>> = Vec::new();
     let mut mis_open: HashMap<(usize, usize, String), u64> = HashMap::new();
     let mut fig = Figures::default();
+    let dump = std::env::var_os("PREDICTION_BENCH_KEYS").is_some();
 
     // Step the simulation in 1 ms steps, sampling the client's screen each time.
     let sample = |sim: &mut SessionSim,
@@ -245,10 +252,16 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
         }
         // Mispredicted: a predicted cell showing text that the host's screen never has at that
         // place, neither now nor after any of the recent keys (up to every key typed so far).
-        let recent: Vec<&HostScreen> = (n.saturating_sub(RECENT_KEYS)..=n)
-            .map(screen_after)
-            .collect();
+        // The host screens a prediction may rightly show: those after the keys the client's copy
+        // of the host screen already reflects (if it equals one of the recent screens) up to the
+        // newest key; showing an older screen's text is as wrong as showing a screen never seen.
         let remote = sim.client.remote_screen().clone();
+        let remote_cells = cells_of(&remote);
+        let oldest = (n.saturating_sub(RECENT_KEYS)..=n)
+            .rev()
+            .find(|&j| *screen_after(j) == remote_cells)
+            .unwrap_or(n.saturating_sub(RECENT_KEYS));
+        let recent: Vec<&HostScreen> = (oldest..=n).map(screen_after).collect();
         let mut current = HashMap::new();
         for r in &snap.changed_rows {
             for (c, cell) in r.cells.iter().enumerate() {
@@ -267,6 +280,9 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
         }
         for key in current.keys() {
             mis_open.entry(key.clone()).or_insert_with(|| {
+                if dump {
+                    println!("  mispredicted at {now} ms: {key:?}");
+                }
                 fig.mispredicted_cells += 1;
                 now
             });
@@ -342,6 +358,18 @@ fn run(rtt: u64, loss: f64, mode: DisplayPreference, extensions: bool, seed: u64
             None => fig.never += 1,
         }
     }
+    if dump {
+        for (i, key) in keys.iter().enumerate() {
+            let latency = shown_at[i].map(|t| t - typed_at[i]);
+            if latency.is_none_or(|l| l > 5) {
+                let text = String::from_utf8_lossy(&key.bytes);
+                println!(
+                    "  slow key {i} {text:?} typed at {} ms: {latency:?}",
+                    typed_at[i]
+                );
+            }
+        }
+    }
     fig.latencies.sort_unstable();
     fig.mispredicted_ms.sort_unstable();
     fig
@@ -358,6 +386,9 @@ fn main() {
         "rtt", "loss", "mode", "keys", "instant", "median", "p95", "never", "mispred", "mis ms max"
     );
     let seeds = [1u64, 2, 3];
+    let only: Option<u64> = std::env::var("PREDICTION_BENCH_RTT")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for (rtt, loss) in [
         (50, 0.0),
         (250, 0.0),
@@ -366,6 +397,9 @@ fn main() {
         (250, 0.1),
         (500, 0.1),
     ] {
+        if only.is_some_and(|o| o != rtt) {
+            continue;
+        }
         for (mode, extensions, name) in [
             (DisplayPreference::Adaptive, true, "adaptive"),
             (DisplayPreference::Adaptive, false, "adaptive-up"),
