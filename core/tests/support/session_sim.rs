@@ -16,13 +16,15 @@ use moshkit_core::transport::SplitMix64;
 
 use super::netsim::{Link, Network};
 
-/// A tiny full-screen editor (the `edit` command): insert mode only, arrows move, Enter splits
-/// the line and redraws, Ctrl-X quits.
+/// A tiny full-screen editor (the `edit` command): insert mode only, arrows move (Up/Down keep
+/// a goal column across shorter lines, as vi, nano and emacs do), Enter splits the line and
+/// redraws, Ctrl-X quits.
 #[derive(Debug, Default)]
 pub struct Editor {
     lines: Vec<Vec<char>>,
     row: usize,
     col: usize,
+    goal: Option<usize>,
 }
 
 impl Editor {
@@ -35,6 +37,7 @@ impl Editor {
             lines,
             row: 1,
             col: 4,
+            goal: None,
         };
         let out = e.redraw();
         (e, out)
@@ -55,16 +58,23 @@ impl Editor {
     /// Returns the output, and whether the editor quit.
     fn key(&mut self, key: &[u8]) -> (String, bool) {
         let mut out = String::new();
+        let vertical = matches!(key, [0x1b, _, b'A' | b'B']);
+        let goal = if vertical {
+            *self.goal.get_or_insert(self.col)
+        } else {
+            self.goal = None;
+            self.col
+        };
         match key {
             [0x18] => return (String::new(), true),
             [0x1b, _, b'A'] if self.row > 0 => {
                 self.row -= 1;
-                self.col = self.col.min(self.lines[self.row].len());
+                self.col = goal.min(self.lines[self.row].len());
                 out.push_str(&format!("\x1b[{};{}H", self.row + 1, self.col + 1));
             }
             [0x1b, _, b'B'] if self.row + 1 < self.lines.len() => {
                 self.row += 1;
-                self.col = self.col.min(self.lines[self.row].len());
+                self.col = goal.min(self.lines[self.row].len());
                 out.push_str(&format!("\x1b[{};{}H", self.row + 1, self.col + 1));
             }
             [0x1b, _, b'C'] if self.col < self.lines[self.row].len() => {
