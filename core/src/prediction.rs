@@ -42,6 +42,10 @@ pub const INITIAL_SEND_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Prompts remembered as "typing here echoes" (see [`PredictionEngine`]'s prompt learning).
 pub const LEARNED_PROMPTS_MAX: usize = 16;
+/// Bytes typed while the screen is stale that are kept to be predicted again once it is current
+/// (see [`PredictionEngine::set_extensions`]); typing beyond this during one round trip is not
+/// re-predicted.
+pub const REPLAY_MAX: usize = 1024;
 
 const NEVER: u64 = u64::MAX;
 
@@ -195,7 +199,13 @@ impl<R: Copy + Eq> CellPrediction<R> {
         self.tentative_until_epoch > confirmed_epoch
     }
 
-    fn validity<S: Screen<Rendition = R>>(&self, row: usize, s: &S, late_acked: u64) -> Validity {
+    fn validity<S: Screen<Rendition = R>>(
+        &self,
+        row: usize,
+        s: &S,
+        late_acked: u64,
+        extensions: bool,
+    ) -> Validity {
         if !self.active {
             return Validity::Inactive;
         }
@@ -205,7 +215,17 @@ impl<R: Copy + Eq> CellPrediction<R> {
         if late_acked < self.expiration_frame {
             return Validity::Pending;
         }
-        if self.unknown || self.replacement.0 == Glyph::Blank {
+        if self.unknown {
+            return Validity::CorrectNoCredit;
+        }
+        if self.replacement.0 == Glyph::Blank {
+            // A typed space that replaced text and shows as blank is an echo (MoshKit's
+            // addition); over blanks it proves nothing (upstream gives blanks no credit at all).
+            let replaced_text = !self.original_contents.is_empty()
+                && !self.original_contents.contains(&Glyph::Blank);
+            if extensions && replaced_text && s.glyph(row, self.col) == Glyph::Blank {
+                return Validity::Correct;
+            }
             return Validity::CorrectNoCredit;
         }
         if s.glyph(row, self.col) == self.replacement.0 {
@@ -228,6 +248,9 @@ struct CursorPrediction {
     tentative_until_epoch: u64,
     expiration_frame: u64,
     prediction_time: Instant,
+    /// A guess of where Up/Down moves the cursor; never moved by later keys (MoshKit's
+    /// addition, see [`PredictionEngine::set_extensions`]).
+    vertical: bool,
 }
 
 impl CursorPrediction {
@@ -267,6 +290,7 @@ pub struct PredictionEngine<R> {
     local_frame_sent: u64,
     local_frame_acked: u64,
     local_frame_late_acked: u64,
+    screen_acked: u64,
     send_interval: Duration,
     last_size: (usize, usize),
     parser: InputParser,
@@ -283,6 +307,21 @@ pub struct PredictionEngine<R> {
     last_input_frame: u64,
     /// The state carrying the newest unpredictable key.
     stale_until_frame: u64,
+    /// The epoch that key started: guesses from earlier epochs were made before it.
+    stale_epoch: u64,
+    /// Bytes typed since the newest unpredictable key while the screen was stale, with the
+    /// state that carries each and when it was typed: predicted again from the current screen
+    /// once the server has processed that key.
+    replay: Vec<(u64, Instant, u8)>,
+    /// More than [`REPLAY_MAX`] bytes were typed since the newest unpredictable key.
+    replay_overflow: bool,
+    /// Up/Down have been seen to move the cursor one row, as in an editor: they stay in the
+    /// current epoch. Forgotten at any other unpredictable key and at every reset.
+    vertical_learned: bool,
+    /// The first of the epochs since the last confirmed one, if all were started by Up/Down.
+    vertical_chain: Option<u64>,
+    /// The column Up/Down aim for (editors keep it across shorter lines).
+    goal_col: Option<usize>,
 }
 
 impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
@@ -303,6 +342,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             local_frame_sent: 0,
             local_frame_acked: 0,
             local_frame_late_acked: 0,
+            screen_acked: 0,
             send_interval: INITIAL_SEND_INTERVAL,
             last_size: (0, 0),
             parser: InputParser(vte::Parser::new()),
@@ -313,24 +353,34 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             pending_prompt: None,
             last_input_frame: 0,
             stale_until_frame: 0,
+            stale_epoch: 0,
+            replay: Vec::new(),
+            replay_overflow: false,
+            vertical_learned: false,
+            vertical_chain: None,
+            goal_col: None,
         }
     }
 
     /// Turn MoshKit's additions to upstream's rules on (the default) or off (upstream's engine
-    /// exactly). Each one predicts more than upstream only where it is safe:
+    /// exactly). Each one predicts more than upstream only where it is safe (docs/prediction.md):
     ///
     /// - **Prompt learning.** Typing that starts on a fresh line is shown at once, instead of
     ///   after the first echo, when the text left of the cursor is a prompt after which typed
-    ///   characters have echoed before, nothing follows the cursor, and the server has processed
-    ///   all earlier input (so the prompt on screen is current). A password prompt never echoed,
-    ///   so typing there stays hidden.
-    /// - **Stale-screen guard.** After a key whose effect cannot be predicted (Enter, an escape
-    ///   sequence), text shifted from the remote screen is not claimed until the server has
-    ///   processed that key: the screen is about to change (an editor redrawing after Enter),
-    ///   and upstream would show stale text shifted along.
-    /// - **Vertical cursor guess.** Up/Down still start a new (hidden) epoch, but the predicted
-    ///   cursor moves one row, clamped to the target line's end, so typing after them is placed
-    ///   where an editor puts it once the epoch is confirmed.
+    ///   characters have echoed before (or a shell prompt: ends in `$ # % > ❯` and a space, no
+    ///   "pass"), nothing follows the cursor, and the server has processed all earlier input
+    ///   (so the prompt on screen is current). A password prompt never echoed, so typing there
+    ///   stays hidden.
+    /// - **Stale-screen guard and re-prediction.** After a key whose effect cannot be predicted
+    ///   (Enter, an escape sequence), nothing shifted from the remote screen is claimed until
+    ///   the server has processed that key (an editor redraws after Enter); then the keys typed
+    ///   since, which it has not processed yet, are predicted again from the current screen.
+    /// - **Spaces over text.** A typed space that replaced text and shows as blank on the
+    ///   server's screen confirms its epoch (upstream gives blanks no credit at all).
+    /// - **Up/Down.** The cursor is guessed to move one row towards a goal column, clamped to
+    ///   the line's end; once the server's screen has shown such a guess right (an editor, not a
+    ///   shell's history), Up/Down no longer hide what follows them, until any other
+    ///   unpredictable key.
     pub fn set_extensions(&mut self, on: bool) {
         self.extensions = on;
         if !on {
@@ -362,7 +412,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             return;
         };
         let caught_up = self.local_frame_late_acked >= self.last_input_frame;
-        if caught_up && self.learned_prompts.contains(&prompt) {
+        if caught_up && (self.learned_prompts.contains(&prompt) || shell_prompt(&prompt)) {
             self.confirmed_epoch = self.confirmed_epoch.max(self.prediction_epoch);
         }
         self.pending_prompt = Some((self.prediction_epoch, row, col, prompt));
@@ -412,6 +462,14 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         self.local_frame_late_acked = n;
     }
 
+    /// The newest user-stream state the server had received when it sent the current remote
+    /// screen (the ack that arrived with that screen). The screen is taken to show those keys'
+    /// echo: the server writes input to the application at once and sends no sooner than
+    /// 8 ms after a change.
+    pub fn set_screen_acked(&mut self, n: u64) {
+        self.screen_acked = n;
+    }
+
     /// The transport's current send interval (`ceil(SRTT/2)` clamped to 20..250 ms).
     pub fn set_send_interval(&mut self, interval: Duration) {
         self.send_interval = interval;
@@ -440,6 +498,9 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     pub fn reset(&mut self) {
         self.rows.clear();
         self.cursors.clear();
+        self.replay.clear();
+        self.vertical_learned = false;
+        self.goal_col = None;
         self.become_tentative();
     }
 
@@ -447,7 +508,16 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     /// stays stale for this epoch until the server has processed the key.
     fn unpredictable_key(&mut self) {
         self.become_tentative();
+        self.replay.clear();
+        self.replay_overflow = false;
+        self.vertical_learned = false;
+        self.mark_stale();
+    }
+
+    /// The key just handled (after its new epoch began) may change the screen unpredictably.
+    fn mark_stale(&mut self) {
         self.stale_until_frame = self.stale_until_frame.max(self.local_frame_sent + 1);
+        self.stale_epoch = self.prediction_epoch;
     }
 
     /// Whether the remote screen has yet to show the effect of an unpredictable key: content
@@ -457,6 +527,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     }
 
     fn become_tentative(&mut self) {
+        self.vertical_chain = None;
         if self.preference != DisplayPreference::Experimental {
             self.prediction_epoch += 1;
         }
@@ -498,6 +569,15 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             byte
         };
         self.last_byte = byte;
+        if (self.screen_stale() || !self.replay.is_empty()) && !self.replay_overflow {
+            if self.replay.len() < REPLAY_MAX {
+                self.replay.push((self.local_frame_sent + 1, now, byte));
+            } else {
+                // Too much to re-predict: keep the predictions made from the stale screen.
+                self.replay.clear();
+                self.replay_overflow = true;
+            }
+        }
         let mut actions = Actions::default();
         self.parser.0.advance(&mut actions, &[byte]);
         for action in actions.0 {
@@ -507,6 +587,9 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     }
 
     fn handle_action<S: Screen<Rendition = R>>(&mut self, action: Action, s: &S, now: Instant) {
+        if !matches!(action, Action::CursorUp | Action::CursorDown) {
+            self.goal_col = None;
+        }
         match action {
             Action::Print(ch) => {
                 let fresh = self.cursors.is_empty();
@@ -530,33 +613,10 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             }
             Action::Tentative => self.unpredictable_key(),
             Action::CursorUp | Action::CursorDown => {
-                // A shell recalls history, an editor moves the cursor: start a new epoch (as
-                // upstream), but guess the editor's move so that typing after it lands at the
-                // right place once the epoch is confirmed (MoshKit's addition): same column,
-                // clamped to the end of the target line's text.
-                self.unpredictable_key();
-                if !self.extensions {
-                    return;
-                }
-                self.init_cursor(s, now);
-                let (rows, cols) = (s.rows(), s.cols());
-                let frame = self.local_frame_sent + 1;
-                if let Some(c) = self.cursors.last_mut() {
-                    let target = if action == Action::CursorUp {
-                        c.row.checked_sub(1)
-                    } else {
-                        Some(c.row + 1).filter(|&r| r < rows)
-                    };
-                    if let Some(row) = target {
-                        let end = (0..cols)
-                            .rev()
-                            .find(|&col| s.glyph(row, col) != Glyph::Blank)
-                            .map_or(0, |col| col + 1);
-                        c.row = row;
-                        c.col = c.col.min(end);
-                    }
-                    c.expiration_frame = frame;
-                    c.prediction_time = now;
+                if self.extensions {
+                    self.vertical_move(action == Action::CursorUp, s, now);
+                } else {
+                    self.unpredictable_key();
                 }
             }
             Action::CursorRight | Action::CursorLeft => {
@@ -576,6 +636,61 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         }
     }
 
+    /// Up/Down (MoshKit's addition; upstream starts a new epoch and predicts nothing). A shell
+    /// recalls history, an editor moves the cursor: guess the editor's move (one row, towards
+    /// the goal column, clamped to the end of the target line's text). Until such a guess has
+    /// been confirmed the key starts a new epoch as upstream's does, so typing after it is only
+    /// placed right once revealed; once confirmed, Up/Down stay in the current epoch and the
+    /// cursor and typing after them are shown at once.
+    fn vertical_move<S: Screen<Rendition = R>>(&mut self, up: bool, s: &S, now: Instant) {
+        let (row, col) = self
+            .cursors
+            .last()
+            .map_or_else(|| s.cursor(), |c| (c.row, c.col));
+        let target = if up {
+            row.checked_sub(1)
+        } else {
+            Some(row + 1).filter(|&r| r < s.rows())
+        };
+        let goal = *self.goal_col.get_or_insert(col);
+        let Some(row) = target else {
+            // At the screen's edge an editor scrolls: nothing to guess.
+            self.unpredictable_key();
+            return;
+        };
+        if !self.vertical_learned {
+            // As upstream: a new epoch, and the screen is stale until the server has processed
+            // the key (a shell redraws the line). Once learned, the guess is that only the
+            // cursor moves; if the editor redraws after all, the guess is judged wrong.
+            self.replay.clear();
+            self.replay_overflow = false;
+            let previous_confirmed = self.prediction_epoch <= self.confirmed_epoch;
+            let chain = self.vertical_chain;
+            self.become_tentative();
+            self.mark_stale();
+            self.vertical_chain = if previous_confirmed {
+                Some(self.prediction_epoch)
+            } else {
+                chain
+            };
+        }
+        let end = (0..s.cols())
+            .rev()
+            .find(|&c| self.predicted_glyph(s, row, c) != Glyph::Blank)
+            .map_or(0, |c| c + 1);
+        let mut c = self.new_cursor(row, goal.min(end), now);
+        c.vertical = true;
+        self.cursors.push(c);
+    }
+
+    /// A cell as predicted (the remote cell where nothing known is predicted).
+    fn predicted_glyph<S: Screen<Rendition = R>>(&self, s: &S, row: usize, col: usize) -> Glyph {
+        match self.rows.get(&row).and_then(|cells| cells.get(col)) {
+            Some(c) if c.active && !c.unknown => c.replacement.0,
+            _ => s.glyph(row, col),
+        }
+    }
+
     fn new_cursor(&self, row: usize, col: usize, now: Instant) -> CursorPrediction {
         CursorPrediction {
             row,
@@ -584,6 +699,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             tentative_until_epoch: self.prediction_epoch,
             expiration_frame: self.local_frame_sent + 1,
             prediction_time: now,
+            vertical: false,
         }
     }
 
@@ -594,7 +710,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                 let c = self.new_cursor(row, col, now);
                 self.cursors.push(c);
             }
-            Some(last) if last.tentative_until_epoch != self.prediction_epoch => {
+            Some(last) if last.tentative_until_epoch != self.prediction_epoch || last.vertical => {
                 let c = self.new_cursor(last.row, last.col, now);
                 self.cursors.push(c);
             }
@@ -668,8 +784,8 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                 }
             } else {
                 c.replacement = (s.glyph(row, i - 1), s.rendition(row, i - 1));
-                // Text shifted from a screen that is about to change is not claimed.
-                c.unknown = stale && c.replacement.0 != Glyph::Blank;
+                // Nothing shifted from a screen that is about to change is claimed.
+                c.unknown = stale;
             }
         }
         let left_rendition = if col > 0 {
@@ -754,7 +870,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                         }
                     } else {
                         c.replacement = (s.glyph(row, i + 1), s.rendition(row, i + 1));
-                        c.unknown = stale && c.replacement.0 != Glyph::Blank;
+                        c.unknown = stale;
                     }
                 }
                 _ => c.unknown = true,
@@ -784,9 +900,17 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     }
 
     fn kill_epoch<S: Screen<Rendition = R>>(&mut self, epoch: u64, s: &S, now: Instant) {
+        self.replay.clear();
         self.cursors.retain(|c| c.tentative_until_epoch < epoch);
         let (row, col) = s.cursor();
-        let c = self.new_cursor(row, col, now);
+        let mut c = self.new_cursor(row, col, now);
+        if self.extensions {
+            // This cursor stands for the server's, not for a key: it is judged with the newest
+            // typed key. Upstream judges it with the next state sent, which may be an empty
+            // ack that the server never echo-acks on its own (it echo-acks input only), so the
+            // stale cursor blocked the next command's predictions until more typing arrived.
+            c.expiration_frame = c.expiration_frame.min(self.last_input_frame);
+        }
         self.cursors.push(c);
         for c in self.rows.values_mut().flatten() {
             if c.tentative_until_epoch >= epoch {
@@ -827,13 +951,18 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         for row in row_numbers {
             let mut j = 0;
             while let Some(cell) = self.rows.get(&row).and_then(|cells| cells.get(j)) {
-                let validity = cell.validity(row, s, late);
+                let validity = cell.validity(row, s, late, self.extensions);
                 let tentative = cell.tentative(self.confirmed_epoch);
                 let epoch = cell.tentative_until_epoch;
                 let elapsed = now.saturating_duration_since(cell.prediction_time);
                 match validity {
                     Validity::IncorrectOrExpired => {
-                        if experimental {
+                        let superseded = self.screen_stale() && epoch < self.stale_epoch;
+                        if experimental || superseded {
+                            // A guess from before a key the server is processing now may be
+                            // judged against a screen that already shows that key's effect
+                            // (the server answers within its 50 ms echo window): drop the
+                            // guess, not everything (MoshKit's addition).
                             self.reset_cell(row, j);
                         } else if tentative {
                             self.kill_epoch(epoch, s, now);
@@ -880,6 +1009,22 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                 j += 1;
             }
         }
+        if self.extensions
+            && self.cursors.iter().any(|c| {
+                c.vertical && c.active && late >= c.expiration_frame && s.cursor() == (c.row, c.col)
+            })
+        {
+            // Up/Down move the cursor as guessed: an editor. Reveal the epochs they started
+            // since the last confirmed one.
+            self.vertical_learned = true;
+            if self
+                .vertical_chain
+                .take()
+                .is_some_and(|first| first <= self.confirmed_epoch + 1)
+            {
+                self.confirmed_epoch = self.confirmed_epoch.max(self.prediction_epoch);
+            }
+        }
         if self
             .cursors
             .last()
@@ -894,6 +1039,41 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         }
         self.cursors
             .retain(|c| c.validity(s, late) == Validity::Pending);
+        if !self.replay.is_empty() && !self.screen_stale() {
+            self.replay_on_current_screen(s);
+        }
+    }
+
+    /// The server has processed the unpredictable key that made the screen stale: predict the
+    /// keys typed since then that the current screen does not show yet (those the server had
+    /// not received when it sent the screen) again from that screen (MoshKit's addition).
+    /// Every prediction still outstanding was made after that key (older ones have been
+    /// judged), so all are replaced.
+    fn replay_on_current_screen<S: Screen<Rendition = R>>(&mut self, s: &S) {
+        let late = self.local_frame_late_acked.max(self.screen_acked);
+        let replay = std::mem::take(&mut self.replay);
+        if !replay.iter().any(|&(frame, _, _)| frame > late) {
+            return;
+        }
+        self.rows.clear();
+        self.cursors.clear();
+        self.pending_prompt = None;
+        let sent = self.local_frame_sent;
+        // The log starts after a complete key, so a fresh parser is in step with it.
+        let mut parser = InputParser(vte::Parser::new());
+        for (frame, time, byte) in replay {
+            let mut actions = Actions::default();
+            parser.0.advance(&mut actions, &[byte]);
+            if frame <= late {
+                continue;
+            }
+            // Predictions expire at the state that carried the key, as when it was typed.
+            self.local_frame_sent = frame - 1;
+            for action in actions.0 {
+                self.handle_action(action, s, time);
+            }
+        }
+        self.local_frame_sent = sent;
     }
 
     fn reset_cell(&mut self, row: usize, col: usize) {
@@ -918,12 +1098,25 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             }
         }
         let cols = s.cols();
+        // The screen was sent after the server received an unpredictable key it has not
+        // echo-acked yet: it shows that key's effect (an editor opened), so guesses from before
+        // the key are not drawn over it (MoshKit's addition; they are judged as usual).
+        let superseded_before =
+            if self.screen_stale() && self.screen_acked >= self.stale_until_frame {
+                self.stale_epoch
+            } else {
+                0
+            };
         for (&row, cells) in &self.rows {
             if row >= s.rows() {
                 continue;
             }
             for c in cells {
-                if !c.active || c.tentative(self.confirmed_epoch) || c.col >= cols {
+                if !c.active
+                    || c.tentative(self.confirmed_epoch)
+                    || c.col >= cols
+                    || c.tentative_until_epoch < superseded_before
+                {
                     continue;
                 }
                 let actual = (s.glyph(row, c.col), s.rendition(row, c.col));
@@ -954,6 +1147,25 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         }
         overlay
     }
+}
+
+/// Whether a row prefix looks like a shell's or a REPL's prompt: it ends in one of the usual
+/// prompt characters and a space, and does not mention a password.
+fn shell_prompt(prompt: &[Glyph]) -> bool {
+    let [.., Glyph::Char(sigil), Glyph::Blank] = prompt else {
+        return false;
+    };
+    if !matches!(sigil, '$' | '#' | '%' | '>' | '❯') {
+        return false;
+    }
+    let text: String = prompt
+        .iter()
+        .map(|g| match g {
+            Glyph::Char(c) => c.to_ascii_lowercase(),
+            _ => ' ',
+        })
+        .collect();
+    !text.contains("pass")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1295,6 +1507,72 @@ mod tests {
         e.cull(&s, t + GLITCH_FLAG_THRESHOLD);
         assert!(e.flagging(), "a 5 s glitch underlines");
         assert_eq!(e.wait_time(), None);
+    }
+
+    #[test]
+    fn a_typed_space_over_text_confirms_its_epoch() {
+        for extensions in [true, false] {
+            let t = Instant::now();
+            let mut s = Fake::new(10, 2);
+            // Overwrite mode: nothing shifts, so only the space itself can confirm.
+            let mut e = PredictionEngine::new(DisplayPreference::Always, true, 0);
+            e.set_send_interval(Duration::from_millis(250));
+            e.set_extensions(extensions);
+            confirm_epoch(&mut e, &mut s, t);
+            s.echo("abc");
+            s.cursor = (0, 1);
+            // An unpredictable key, then a space typed over "a": hidden for now.
+            e.set_local_frame_sent(3);
+            e.new_user_input(b"\x01 ", &s, t);
+            e.cull(&s, t);
+            assert!(e.apply(&s).cells.is_empty());
+            // The host echoes it: "$ bc". Over text, a blank is an echo.
+            s.rows[0] = "$ bc      ".chars().collect();
+            s.cursor = (0, 2);
+            e.set_local_frame_late_acked(4);
+            e.cull(&s, t);
+            e.set_local_frame_sent(4);
+            e.new_user_input(b"x", &s, t);
+            e.cull(&s, t);
+            let expected = if extensions { "x" } else { "" };
+            assert_eq!(shown(&e.apply(&s)), expected, "extensions {extensions}");
+        }
+    }
+
+    #[test]
+    fn shell_prompts_are_recognised_and_password_prompts_are_not() {
+        let glyphs = |text: &str| -> Vec<Glyph> {
+            text.chars()
+                .map(|c| {
+                    if c == ' ' {
+                        Glyph::Blank
+                    } else {
+                        Glyph::Char(c)
+                    }
+                })
+                .collect()
+        };
+        for prompt in [
+            "$ ",
+            "user@host:~/src$ ",
+            "root# ",
+            "% ",
+            ">>> ",
+            "mysql> ",
+            "❯ ",
+        ] {
+            assert!(shell_prompt(&glyphs(prompt)), "{prompt:?}");
+        }
+        for prompt in [
+            "Password: ",
+            "Password> ",
+            "Enter passphrase $ ",
+            "$",
+            "name: ",
+            "> x",
+        ] {
+            assert!(!shell_prompt(&glyphs(prompt)), "{prompt:?}");
+        }
     }
 
     #[test]

@@ -293,3 +293,185 @@ fn title_prefix_is_drawn_only_in_painted_frames() {
         "apps get the bare title"
     );
 }
+
+// MoshKit's additions to upstream's prediction rules (docs/prediction.md).
+
+/// A session at `rtt` with the prediction extensions on or off, connected and warmed up.
+fn slow_session(seed: u64, rtt: u64, extensions: bool) -> SessionSim {
+    use moshkit_core::session::ClientConfig;
+    let config = ClientConfig {
+        prediction: DisplayPreference::Adaptive,
+        prediction_extensions: extensions,
+        ..ClientConfig::default()
+    };
+    let mut sim = SessionSim::with_config(seed, rtt, 0.0, config);
+    sim.connect();
+    sim
+}
+
+/// Type `text` one key every `gap` ms.
+fn type_slowly(sim: &mut SessionSim, keys: &[&[u8]], gap: u64) {
+    for key in keys {
+        sim.type_bytes(key);
+        sim.run_for(gap);
+    }
+}
+
+#[test]
+fn the_first_command_at_a_shell_prompt_is_shown_at_once() {
+    for extensions in [true, false] {
+        let mut sim = slow_session(11, 500, extensions);
+        sim.type_bytes(b"ls");
+        sim.run_for(5);
+        let expected = if extensions { "$ ls" } else { "$" };
+        assert_eq!(sim.screen()[0], expected, "extensions {extensions}");
+        sim.run_for(1500);
+        assert_eq!(sim.screen()[0], "$ ls");
+    }
+}
+
+#[test]
+fn a_learned_prompt_reveals_typing_but_a_password_prompt_does_not() {
+    let rtt = 500;
+    let mut sim = slow_session(12, rtt, true);
+    warm_up(&mut sim, rtt);
+    sim.type_bytes(b"echo hi\r");
+    sim.run_for(2000);
+    assert_eq!(sim.screen()[2], "$");
+    sim.type_bytes(b"pwd");
+    sim.run_for(5);
+    assert_eq!(sim.screen()[2], "$ pwd", "at the prompt: shown at once");
+    sim.type_bytes(b"\r");
+    sim.run_for(2000);
+    sim.type_bytes(b"sudo\r");
+    sim.run_for(2000);
+    assert_eq!(sim.screen()[5], "Password:");
+    for key in [b"h", b"u", b"n"] {
+        sim.type_bytes(key);
+        for _ in 0..150 {
+            sim.run_for(1);
+            assert_eq!(sim.screen()[5], "Password:", "never shown");
+        }
+    }
+}
+
+/// Every text the host's rows 0..4 had, sampled each millisecond while `keys` are typed.
+fn rows_never_show_what_the_host_never_had(sim: &mut SessionSim, keys: &[&[u8]], gap: u64) -> bool {
+    let mut host_rows: Vec<std::collections::HashSet<String>> = vec![Default::default(); 4];
+    let mut client_rows: Vec<std::collections::HashSet<String>> = vec![Default::default(); 4];
+    let mut sample = |sim: &mut SessionSim| {
+        for (r, text) in sim.host_screen().iter().take(4).enumerate() {
+            host_rows[r].insert(text.trim_end().to_owned());
+        }
+        for (r, text) in sim.screen().iter().take(4).enumerate() {
+            client_rows[r].insert(text.clone());
+        }
+    };
+    for key in keys {
+        sim.type_bytes(key);
+        for _ in 0..gap {
+            sim.run_for(1);
+            sample(sim);
+        }
+    }
+    for _ in 0..3000 {
+        sim.run_for(1);
+        sample(sim);
+    }
+    let strays: Vec<&String> = (0..4)
+        .flat_map(|r| client_rows[r].difference(&host_rows[r]))
+        .collect();
+    eprintln!("shown but never on the host: {strays:?}");
+    strays.is_empty()
+}
+
+#[test]
+fn typing_after_enter_in_an_editor_is_predicted_again_from_the_redrawn_screen() {
+    // Enter in an editor splits the line and redraws: keys typed before the redraw arrives were
+    // predicted on the old screen. Upstream keeps those guesses (the rest of the line shows as
+    // blanks or shifted stale text); MoshKit predicts them again from the redrawn screen.
+    for extensions in [true, false] {
+        let mut sim = slow_session(13, 500, extensions);
+        warm_up(&mut sim, 500);
+        sim.type_bytes(b"edit\r");
+        sim.run_for(2000);
+        assert_eq!(sim.screen()[1], "    println!(\"hello\");");
+        type_slowly(&mut sim, &[b"a", b"b"], 150);
+        sim.run_for(1500);
+        let keys: &[&[u8]] = &[b"\r", b" ", b" ", b"c", b"d", b"e", b"f", b"g", b"h"];
+        let clean = rows_never_show_what_the_host_never_had(&mut sim, keys, 120);
+        assert_eq!(clean, extensions, "extensions {extensions}");
+        assert_eq!(sim.screen()[2], "  cdefghprintln!(\"hello\");");
+    }
+}
+
+#[test]
+fn up_and_down_are_learned_in_an_editor_and_not_at_a_shell_prompt() {
+    let rtt = 500;
+    let mut sim = slow_session(14, rtt, true);
+    warm_up(&mut sim, rtt);
+    // At a shell prompt Up recalls history (here: nothing), it never moves to the row above.
+    sim.type_bytes(b"echo hi\r");
+    sim.run_for(2000);
+    for _ in 0..2 {
+        type_slowly(&mut sim, &[b"\x1bOA", b"x"], 100);
+        for _ in 0..2000 {
+            sim.run_for(1);
+            assert_eq!(sim.screen()[1], "hi", "nothing typed over the output");
+        }
+        sim.type_bytes(b"\x7f");
+        sim.run_for(2000);
+    }
+    assert_eq!(sim.screen()[2], "$");
+    // In the editor: the first Down is hidden until the echo shows the cursor moved as guessed.
+    sim.type_bytes(b"edit\r");
+    sim.run_for(2000);
+    type_slowly(&mut sim, &[b"a"], 2000);
+    sim.type_bytes(b"\x1bOB");
+    sim.run_for(5);
+    let cursor = |sim: &mut SessionSim| {
+        let c = sim.client.snapshot(sim.t()).cursor;
+        (c.row, c.col)
+    };
+    assert_eq!(cursor(&mut sim), (1, 5), "first Down: not shown yet");
+    sim.run_for(2000);
+    assert_eq!(
+        cursor(&mut sim),
+        (2, 1),
+        "the editor clamps to the short line"
+    );
+    // Learned: Up is shown at once, back at the goal column, and so is typing there.
+    sim.type_bytes(b"\x1bOA");
+    sim.run_for(5);
+    assert_eq!(cursor(&mut sim), (1, 5));
+    sim.type_bytes(b"z");
+    sim.run_for(5);
+    assert_eq!(sim.screen()[1], "    azprintln!(\"hello\");");
+    sim.run_for(2000);
+    assert_eq!(sim.screen()[1], "    azprintln!(\"hello\");");
+    assert!(sim.predicted_cells().is_empty());
+    // Leaving the editor forgets it: Up at the shell prompt is hidden again.
+    sim.type_bytes(b"\x18");
+    sim.run_for(2000);
+    sim.type_bytes(b"\x1bOA");
+    sim.run_for(5);
+    assert_eq!(cursor(&mut sim), (0, 2));
+}
+
+#[test]
+fn typing_after_leaving_an_editor_is_shown_at_once() {
+    // Ctrl-X leaves the editor; the guesses typed before it are dropped and a cursor stands in
+    // for the server's. Upstream judges that cursor with the next state the client sends, an
+    // empty ack the server never echo-acks on its own, so the next command stayed hidden.
+    let rtt = 250;
+    let mut sim = slow_session(15, rtt, true);
+    warm_up(&mut sim, rtt);
+    sim.type_bytes(b"edit\r");
+    sim.run_for(2000);
+    type_slowly(&mut sim, &[b"a", b"b", b"c", b"\x18"], 120);
+    sim.run_for(2000);
+    assert_eq!(sim.screen()[0], "$");
+    sim.type_bytes(b"ls");
+    sim.run_for(5);
+    assert_eq!(sim.screen()[0], "$ ls");
+}

@@ -522,6 +522,10 @@ impl ClientSession {
             return;
         }
         self.remote_num = num;
+        // The datagram that brought this screen also carried the server's ack: the newest
+        // keystrokes the server had received when it drew the screen.
+        self.prediction
+            .set_screen_acked(self.conn.progress().newest_acked);
         if !self.connected {
             self.connected = true;
             self.notifications.clear_message();
