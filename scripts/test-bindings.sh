@@ -67,6 +67,13 @@ step() {
 }
 
 # --- tools ------------------------------------------------------------------------------------
+# Whether BINARY loads the libmoshkit.so just built (no `| grep -q`: with pipefail, grep quitting
+# early can fail the pipeline through ldd's broken pipe).
+linked_against_build() {
+  local deps; deps=$(ldd "$1")
+  [[ $deps == *"$DEBUG_DIR/libmoshkit.so"* ]] || { echo "$1 does not load $DEBUG_DIR/libmoshkit.so:"; echo "$deps"; exit 1; }
+}
+
 ensure_c_tools() {
   command -v gcc >/dev/null && command -v g++ >/dev/null || apt_install gcc g++
 }
@@ -111,7 +118,7 @@ c_shared() {
   gcc -std=c11 -Wall -Wextra -Werror -pedantic -I include ffi/examples/keys.c \
     -L "$DEBUG_DIR" -lmoshkit -Wl,-rpath,"$DEBUG_DIR" -o "$WORK/keys-shared"
   # The dynamic linker must pick this libmoshkit.so: check, then run.
-  ldd "$WORK/keys-shared" | grep -q "$DEBUG_DIR/libmoshkit.so"
+  linked_against_build "$WORK/keys-shared"
   "$WORK/keys-shared"
 }
 
@@ -136,17 +143,20 @@ c_session_shared() {
   ensure_c_tools; ensure_mosh_server
   command -v pkg-config >/dev/null || apt_install pkg-config
   # The pkg-config file, pointed at the build directory.
-  local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+  local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)
+  version=${version%%$'\n'*}
   mkdir -p "$WORK/pkgconfig"
   sed -e "s|@PREFIX@|$ROOT_DIR|" -e "s|@LIBDIR@|$DEBUG_DIR|" -e "s|@INCLUDEDIR@|$ROOT_DIR/include|" \
     -e "s|@VERSION@|$version|" ffi/moshkit.pc.in >"$WORK/pkgconfig/moshkit.pc"
   export PKG_CONFIG_PATH=$WORK/pkgconfig
-  [ "$(pkg-config --modversion moshkit)" = "$version" ]
-  pkg-config --static --libs moshkit | grep -q -- -lpthread
+  local got; got=$(pkg-config --modversion moshkit)
+  [ "$got" = "$version" ] || { echo "pkg-config --modversion: $got, expected $version"; exit 1; }
+  got=$(pkg-config --static --libs moshkit)
+  [[ $got == *-lpthread* ]] || { echo "pkg-config --static --libs lacks -lpthread: $got"; exit 1; }
   # shellcheck disable=SC2046  # word splitting of pkg-config's output is intended
   gcc -std=c11 -Wall -Wextra -Werror -pedantic ffi/examples/session.c \
     $(pkg-config --cflags --libs moshkit) -Wl,-rpath,"$DEBUG_DIR" -lpthread -o "$WORK/session-shared"
-  ldd "$WORK/session-shared" | grep -q "$DEBUG_DIR/libmoshkit.so"
+  linked_against_build "$WORK/session-shared"
   scripts/with-mosh-server.sh "$WORK/session-shared"
 }
 
@@ -204,7 +214,7 @@ staticlib() {
   ls -l "$CARGO_TARGET_DIR/$target/release/libmoshkit.a"
 }
 
-export -f apt_install ensure_c_tools ensure_mosh_server ensure_kotlin rust_tests fresh headers \
+export -f apt_install ensure_c_tools ensure_mosh_server ensure_kotlin linked_against_build rust_tests fresh headers \
   c_static c_shared c_asan c_session_static c_session_shared c_session_asan kotlin swift packaging \
   staticlib
 export ROOT_DIR WORK DEBUG_DIR SUDO APT_UPDATED
