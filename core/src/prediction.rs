@@ -508,14 +508,15 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
     /// stays stale for this epoch until the server has processed the key.
     fn unpredictable_key(&mut self) {
         self.become_tentative();
-        self.replay.clear();
-        self.replay_overflow = false;
         self.vertical_learned = false;
         self.mark_stale();
     }
 
-    /// The key just handled (after its new epoch began) may change the screen unpredictably.
+    /// The key just handled (after its new epoch began) may change the screen unpredictably:
+    /// the keys typed from now on are logged for re-prediction.
     fn mark_stale(&mut self) {
+        self.replay.clear();
+        self.replay_overflow = false;
         self.stale_until_frame = self.stale_until_frame.max(self.local_frame_sent + 1);
         self.stale_epoch = self.prediction_epoch;
     }
@@ -662,8 +663,6 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             // As upstream: a new epoch, and the screen is stale until the server has processed
             // the key (a shell redraws the line). Once learned, the guess is that only the
             // cursor moves; if the editor redraws after all, the guess is judged wrong.
-            self.replay.clear();
-            self.replay_overflow = false;
             let previous_confirmed = self.prediction_epoch <= self.confirmed_epoch;
             let chain = self.vertical_chain;
             self.become_tentative();
