@@ -9,7 +9,10 @@
 #   MAIN.swift    test program; use precondition() for checks (a failed one exits nonzero)
 # env: EXTRA_SWIFT (more .swift files compiled with the bindings, e.g. hand-written helpers),
 #      ROOT (chroot dir, default ${TMPDIR:-/tmp}/moshkit-swift-root), MIRROR (default
-#      http://deb.debian.org/debian), SWIFTFLAGS (extra swiftc flags, e.g. "-warnings-as-errors")
+#      http://deb.debian.org/debian), SWIFTFLAGS (extra swiftc flags, e.g. "-warnings-as-errors"),
+#      RUN_WITH (a command prefix for the run step only, e.g. scripts/with-mosh-server.sh: a live
+#      server is then started after the chroot is ready and the test compiled, just before the
+#      test program connects)
 # First run: ~75 s and ~2.7 GB (debootstrap + swiftlang); later runs take seconds.
 # Exit status = the test program's (nonzero on a failed precondition), or the swiftc/setup failure.
 set -euo pipefail
@@ -66,7 +69,8 @@ MMFLAGS=""; for m in "$J"/ffi/*.modulemap; do MMFLAGS+=" -Xcc -fmodule-map-file=
 chroot "$ROOT" bash -c "cd $JOB && swiftc ${SWIFTFLAGS:-} -module-name MoshKitSwiftCheck -o check \
     -I ffi $MMFLAGS -L lib -l$LIBNAME src/*.swift"
 set +e
-chroot "$ROOT" bash -c "cd $JOB && LD_LIBRARY_PATH=lib ./check"
+# shellcheck disable=SC2086  # RUN_WITH is a command prefix (words)
+${RUN_WITH:-} chroot "$ROOT" bash -c "cd $JOB && LD_LIBRARY_PATH=lib ./check"
 RC=$?
 set -e
 if [ $RC = 0 ]; then rm -rf "$J"; echo "swift-check: PASS"; else echo "swift-check: FAIL (exit $RC; kept $J)"; fi

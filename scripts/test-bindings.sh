@@ -21,9 +21,10 @@
 #   <target>  staticlib compile check for aarch64-linux-android, armv7-linux-androideabi,
 #             x86_64-linux-android, aarch64-apple-ios (no NDK/Xcode needed for a staticlib)
 #
-# Installs what it needs when missing (Debian: gcc/g++, pkg-config, mosh, a JRE, libjna-java, npm's
-# kotlin-compiler, debootstrap + the Swift chroot, rustup targets), so it is idempotent and works
-# on a fresh machine. Run as root (apt-get, the Swift chroot). Each step is time-bounded.
+# Installs what it needs when missing (scripts/setup.sh, run first: gcc/g++, pkg-config, mosh, a
+# JRE, libjna-java, npm's kotlin-compiler, debootstrap + the Swift chroot, rustup targets), so it
+# is idempotent and works on a fresh machine; no live server is started before every one-time
+# install is done. Run as root (apt-get, the Swift chroot). Each step is time-bounded.
 # Prints one line per step and ends with exactly `bindings: N passed, M failed`; exits 1 if any
 # step failed. Logs of failed steps are printed; all logs stay in $LOGDIR.
 #
@@ -184,8 +185,10 @@ swift() {
   # The chroot shares the host's network namespace and keeps the environment: the test reaches
   # the loopback mosh-server through MOSHKIT_TEST_{HOST,PORT,KEY}.
   ensure_mosh_server
-  EXTRA_SWIFT=ios/Sources/MoshKit/SessionEvents.swift \
-  SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} scripts/with-mosh-server.sh \
+  # The server is started only for the run (RUN_WITH), after the chroot is ready and the test is
+  # compiled: mosh-server exits when no client contacts it within 60 s.
+  EXTRA_SWIFT=ios/Sources/MoshKit/SessionEvents.swift RUN_WITH=scripts/with-mosh-server.sh \
+  SWIFTFLAGS=${SWIFTFLAGS:--swift-version 6 -warnings-as-errors} \
     scripts/swift-check.sh "$DEBUG_DIR/libmoshkit.so" bindings/swift bindings/tests/main.swift
 }
 
@@ -220,6 +223,12 @@ export -f apt_install ensure_c_tools ensure_mosh_server ensure_kotlin linked_aga
 export ROOT_DIR WORK DEBUG_DIR SUDO APT_UPDATED
 
 # --- run --------------------------------------------------------------------------------------
+# Every toolchain and one-time install first, before any step starts a live server.
+if ! bash scripts/setup.sh >"$LOGDIR/setup.log" 2>&1; then
+  echo "FAIL setup; last lines of $LOGDIR/setup.log:"; tail -n 40 "$LOGDIR/setup.log" | sed 's/^/     /'
+  echo "bindings: 0 passed, 1 failed"; exit 1
+fi
+tail -n 1 "$LOGDIR/setup.log"
 step rust 1200 rust_tests
 step fresh 900 fresh
 if [ ! -f "$DEBUG_DIR/libmoshkit.so" ] || [ ! -f "$DEBUG_DIR/libmoshkit.a" ]; then

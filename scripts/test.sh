@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
 # Run every MoshKit test on this machine. Installs what the tests need when it is missing
-# (upstream mosh for the interop tests, tmux), so it works alone on a fresh Debian machine.
+# (scripts/setup.sh: upstream mosh, tmux, sshd, the C/Kotlin/Swift toolchains), so it works
+# alone on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v mosh-server >/dev/null || need+=(mosh)
-command -v mosh-client >/dev/null || need+=(mosh)
-command -v tmux >/dev/null || need+=(tmux)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  echo "== installing: ${need[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# Every one-time install (apt packages, kotlinc, the Swift chroot, rustup targets) happens here,
+# before any test starts a live server: upstream mosh-server exits when no client contacts it
+# within 60 s, so no live test may wait for an install.
+echo "== setup (one-time installs; quick when done)"
+bash scripts/setup.sh
 # The interop tests start mosh-server with a UTF-8 locale.
 export LANG=C.UTF-8
 
