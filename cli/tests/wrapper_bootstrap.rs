@@ -196,8 +196,9 @@ fn missing_startup_line_and_bad_options() {
         String::from_utf8_lossy(&out.stdout),
         "mosh-server: command not found\n"
     );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Did not find mosh server startup message")
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "moshkit: the remote command failed (exit status 127) before the server started: mosh-server: command not found\n"
     );
     let out = Command::new(WRAPPER)
         .args(["--predict=foo", "h"])

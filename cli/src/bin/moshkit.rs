@@ -8,8 +8,8 @@ use moshkit_cli::wrapper::args::{
     PROG, USAGE, WrapperArgsError, WrapperInvocation, parse_wrapper_args, prediction_mode,
 };
 use moshkit_cli::wrapper::{
-    BootstrapError, client_args, client_env, fake_proxy, read_bootstrap, remote_command,
-    server_args, server_ip, ssh_argv,
+    BootstrapError, PROXY_ERROR_PREFIX, client_args, client_env, explain_missing_startup,
+    fake_proxy, read_bootstrap, remote_command, server_args, server_ip, ssh_argv,
 };
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         };
         return match fake_proxy(host, port, a.family) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(format!("{PROG}: {e}")),
+            Err(e) => fail(format!("{PROXY_ERROR_PREFIX}{e}")),
         };
     }
 
@@ -142,17 +142,21 @@ fn main() -> ExitCode {
     let mut reader = BufReader::new(std::fs::File::from(read_end));
     let parsed = read_bootstrap(&mut reader, &mut |line| println!("{line}"));
     drop(reader);
-    let _ = child.wait();
+    let status = child.wait();
 
     let mut info = match parsed {
         Ok(i) => i,
-        Err(e @ BootstrapError::NoStartupLine { bad_udp_port }) => {
+        Err(e @ BootstrapError::NoStartupLine { bad_udp_port, .. }) => {
             if bad_udp_port && a.port.as_deref().is_some_and(|p| p.contains(':')) {
-                eprintln!(
+                return fail(format!(
                     "{PROG}: Server does not support UDP port ranges (it rejected -p {}).",
                     a.port.as_deref().unwrap_or_default()
-                );
+                ));
             }
+            let e = match status {
+                Ok(status) => explain_missing_startup(e, status),
+                Err(_) => e,
+            };
             return fail(format!("{PROG}: {e}"));
         }
         Err(e) => return fail(format!("{PROG}: {e}")),
@@ -168,7 +172,8 @@ fn main() -> ExitCode {
         return fail(format!(
             "{PROG}: {}",
             BootstrapError::NoStartupLine {
-                bad_udp_port: false
+                bad_udp_port: false,
+                last_line: None,
             }
         ));
     };

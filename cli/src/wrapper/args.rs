@@ -11,7 +11,8 @@ pub const USAGE: &str = "Usage: moshkit [options] [--] [user@]host [command...]
         --client=PATH        moshkit client on local machine
                                 (default: \"moshkit-client\")
         --server=COMMAND     mosh server on remote machine
-                                (default: \"moshkit-server\"; \"mosh-server\" works too)
+                                (default: \"moshkit-server\" if the remote
+                                host has it, else \"mosh-server\")
 
         --predict=adaptive      local echo for slower links [default]
 -a      --predict=always        use local echo even on fast links
@@ -122,8 +123,9 @@ pub enum BindServer {
 pub struct WrapperArgs {
     /// `--client`.
     pub client: String,
-    /// `--server`.
-    pub server: String,
+    /// `--server`; `None`: `moshkit-server` if the remote host has it, else `mosh-server`
+    /// (decided on the remote host, in the same ssh round trip).
+    pub server: Option<String>,
     /// `--predict`, `-a`, `-n`.
     pub predict: Option<String>,
     /// `-o`, `--predict-overwrite`.
@@ -241,7 +243,7 @@ pub fn prediction_mode(flag: Option<&str>, env: Option<&str>) -> Result<String, 
 pub fn parse_wrapper_args(args: &[String]) -> Result<WrapperInvocation, WrapperArgsError> {
     let mut a = WrapperArgs {
         client: "moshkit-client".into(),
-        server: "moshkit-server".into(),
+        server: None,
         predict: None,
         predict_overwrite: false,
         family: Family::default(),
@@ -286,7 +288,7 @@ pub fn parse_wrapper_args(args: &[String]) -> Result<WrapperInvocation, WrapperA
                 "help" => return Ok(WrapperInvocation::Help),
                 "version" => return Ok(WrapperInvocation::Version),
                 "client" => a.client = value(&mut i)?,
-                "server" => a.server = value(&mut i)?,
+                "server" => a.server = Some(value(&mut i)?),
                 "predict" => a.predict = Some(value(&mut i)?),
                 "predict-overwrite" => a.predict_overwrite = true,
                 "family" => {

@@ -3,8 +3,9 @@
 
 pub mod args;
 
-use std::io::BufRead;
+use std::io::{BufRead, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
 
 use thiserror::Error;
 
@@ -112,10 +113,23 @@ pub fn server_args(
     v
 }
 
-/// The remote command string: the server command (not quoted: it may carry options) followed
-/// by the quoted argument words.
+/// The line the server probe prints when the remote host has neither server.
+pub const NO_SERVER_LINE: &str = "MOSHKIT NO-SERVER";
+
+/// The POSIX `sh` script that picks the server on the remote host (default `--server`): the
+/// first of `moshkit-server`, `mosh-server` on the remote `PATH`, exec'd with the arguments;
+/// else [`NO_SERVER_LINE`] and exit 127. One ssh round trip, whatever the remote has.
+pub const SERVER_PROBE: &str = "for s in moshkit-server mosh-server; do \
+if command -v \"$s\" >/dev/null 2>&1; then exec \"$s\" \"$@\"; fi; done; \
+echo 'MOSHKIT NO-SERVER'; exit 127";
+
+/// The remote command string: the server command (`--server`, not quoted: it may carry
+/// options; by default the [`SERVER_PROBE`]) followed by the quoted argument words.
 pub fn remote_command(a: &WrapperArgs, server_words: &[String]) -> String {
-    let mut s = a.server.clone();
+    let mut s = match &a.server {
+        Some(server) => server.clone(),
+        None => format!("sh -c {} moshkit-probe", shell_quote(SERVER_PROBE)),
+    };
     for w in server_words {
         s.push(' ');
         s.push_str(&shell_quote(w));
@@ -143,6 +157,32 @@ pub enum BootstrapError {
     NoStartupLine {
         /// A line contained `Bad UDP port`.
         bad_udp_port: bool,
+        /// The last non-empty line of the output (what ssh or the remote said last).
+        last_line: Option<String>,
+    },
+    /// The server probe found neither `moshkit-server` nor `mosh-server` on the remote host.
+    #[error(
+        "neither moshkit-server nor mosh-server is installed on the remote host (not in its PATH); install mosh there, or name the server with --server=PATH"
+    )]
+    NoServer,
+    /// ssh (or `--ssh`'s command) itself failed: exit status 255 or a signal.
+    #[error("ssh failed ({status}){}", colon(last_line))]
+    SshFailed {
+        /// How ssh ended (`exit status 255`, `signal 9`).
+        status: String,
+        /// Its last non-empty line of output, usually ssh's own error.
+        last_line: Option<String>,
+    },
+    /// The remote command ended with a failure status before printing `MOSH CONNECT`.
+    #[error(
+        "the remote command failed ({status}) before the server started{}",
+        colon(last_line)
+    )]
+    RemoteFailed {
+        /// `exit status N`.
+        status: String,
+        /// Its last non-empty line of output.
+        last_line: Option<String>,
     },
     /// A second `MOSH IP` line.
     #[error("Unexpected second MOSH IP line")]
@@ -156,9 +196,54 @@ pub enum BootstrapError {
     /// Host name resolution failed.
     #[error("Could not resolve hostname {0}: {1}")]
     Resolve(String, String),
+    /// The fake proxy reached none of the host's addresses.
+    #[error("Could not connect to {host}, last tried {addr}: {error}")]
+    Connect {
+        /// The host as ssh passed it (`%h`).
+        host: String,
+        /// The last address tried.
+        addr: IpAddr,
+        /// Why that failed.
+        error: std::io::Error,
+    },
     /// I/O.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+fn colon(line: &Option<String>) -> String {
+    line.as_deref()
+        .map(|l| format!(": {l}"))
+        .unwrap_or_default()
+}
+
+/// Turns "no startup line" into the error that says why, from how ssh ended: its own failure
+/// (255 or a signal), the remote command's failure, or (ssh succeeded) upstream's message.
+pub fn explain_missing_startup(
+    err: BootstrapError,
+    status: std::process::ExitStatus,
+) -> BootstrapError {
+    use std::os::unix::process::ExitStatusExt;
+    let BootstrapError::NoStartupLine { last_line, .. } = &err else {
+        return err;
+    };
+    let last_line = last_line.clone();
+    match (status.code(), status.signal()) {
+        (Some(0), _) => err,
+        (Some(255), _) => BootstrapError::SshFailed {
+            status: "exit status 255".into(),
+            last_line,
+        },
+        (Some(code), _) => BootstrapError::RemoteFailed {
+            status: format!("exit status {code}"),
+            last_line,
+        },
+        (None, Some(sig)) => BootstrapError::SshFailed {
+            status: format!("killed by signal {sig}"),
+            last_line,
+        },
+        (None, None) => err,
+    }
 }
 
 /// The ssh command line (program first).
@@ -239,14 +324,25 @@ pub fn read_bootstrap(
 ) -> Result<BootstrapInfo, BootstrapError> {
     let mut info = BootstrapInfo::default();
     let mut bad_udp_port = false;
+    let mut last_line = None;
+    let mut proxy_error = None;
     let mut raw = Vec::new();
     loop {
         raw.clear();
         if input.read_until(b'\n', &mut raw)? == 0 {
-            return Err(BootstrapError::NoStartupLine { bad_udp_port });
+            return Err(BootstrapError::NoStartupLine {
+                bad_udp_port,
+                last_line: proxy_error.or(last_line),
+            });
         }
         let line = String::from_utf8_lossy(&raw);
         let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim_end() == NO_SERVER_LINE {
+            return Err(BootstrapError::NoServer);
+        }
+        if line.starts_with(PROXY_ERROR_PREFIX) {
+            proxy_error = Some(line.trim().trim_start_matches("moshkit: ").to_string());
+        }
         if let Some(ip) = line.strip_prefix("MOSH IP ") {
             if info.ip.is_some() {
                 return Err(BootstrapError::SecondIp);
@@ -265,6 +361,9 @@ pub fn read_bootstrap(
         } else {
             if line.contains("Bad UDP port") {
                 bad_udp_port = true;
+            }
+            if !line.trim().is_empty() {
+                last_line = Some(line.trim().to_string());
             }
             echo(line);
         }
@@ -343,50 +442,104 @@ pub fn client_env(key: &str, predict: &str, a: &WrapperArgs) -> Vec<(String, Str
     env
 }
 
-/// `--fake-proxy -- HOST PORT`: connect, report `MOSH IP <addr>` on stderr, then relay
-/// stdin/stdout like netcat until either side closes.
-pub fn fake_proxy(host: &str, port: &str, family: Family) -> Result<(), BootstrapError> {
-    let port: u16 = port
-        .parse()
-        .map_err(|_| BootstrapError::Resolve(format!("{host}:{port}"), "bad port".into()))?;
+/// The candidate addresses of `host` for `--family`, in the order they are tried.
+fn proxy_candidates(
+    host: &str,
+    port: u16,
+    family: Family,
+) -> Result<Vec<SocketAddr>, BootstrapError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let canonical = |e: String| BootstrapError::Resolve(host.to_string(), e);
     let mut addrs: Vec<SocketAddr> = (bare, port)
         .to_socket_addrs()
-        .map_err(|e| BootstrapError::Resolve(host.to_string(), e.to_string()))?
+        .map_err(|e| canonical(e.to_string()))?
         .collect();
     match family {
         Family::Inet => addrs.retain(SocketAddr::is_ipv4),
         Family::Inet6 => addrs.retain(SocketAddr::is_ipv6),
+        // Stable sorts: the resolver's order within a family is kept.
         Family::PreferInet => addrs.sort_by_key(|a| !a.is_ipv4()),
         Family::PreferInet6 => addrs.sort_by_key(SocketAddr::is_ipv4),
         Family::Auto | Family::All => {}
     }
+    if addrs.is_empty() {
+        return Err(canonical(format!("no {} address", family.as_str())));
+    }
+    Ok(addrs)
+}
+
+/// `--fake-proxy -- HOST PORT` (ssh's ProxyCommand): connect to the first reachable address
+/// of `HOST` for `family`, report it once as `MOSH IP <addr>` on stderr, then relay
+/// stdin → TCP and TCP → stdout until the connection or ssh's end closes.
+///
+/// stdin and stdout may be pipes or one socketpair (ssh chooses): the relay only reads and
+/// writes, in both directions at once, and never splices.
+pub fn fake_proxy(host: &str, port: &str, family: Family) -> Result<(), BootstrapError> {
+    let port: u16 = port
+        .parse()
+        .map_err(|_| BootstrapError::Resolve(format!("{host}:{port}"), "bad port".into()))?;
     let mut last = None;
-    for addr in addrs {
+    for addr in proxy_candidates(host, port, family)? {
         match TcpStream::connect(addr) {
             Ok(stream) => {
                 eprintln!("MOSH IP {}", addr.ip());
-                return relay(stream);
+                return relay(stream).map_err(BootstrapError::Io);
             }
-            Err(e) => last = Some(e),
+            Err(error) => last = Some((addr.ip(), error)),
         }
     }
-    Err(BootstrapError::Resolve(
-        host.to_string(),
-        last.map_or_else(|| "no address".to_string(), |e| e.to_string()),
-    ))
+    match last {
+        Some((addr, error)) => Err(BootstrapError::Connect {
+            host: host.to_string(),
+            addr,
+            error,
+        }),
+        None => Err(BootstrapError::Resolve(
+            host.to_string(),
+            "no address".into(),
+        )),
+    }
 }
 
-fn relay(stream: TcpStream) -> Result<(), BootstrapError> {
+/// How the fake proxy's own errors start (it runs under ssh, so they reach the wrapper's
+/// pipe): the wrapper prefers such a line to ssh's follow-up when it explains a failure.
+pub const PROXY_ERROR_PREFIX: &str = "moshkit: ssh proxy: ";
+
+/// Copies `from` to `to` with plain reads and writes until `from` ends. (`std::io::copy`
+/// would splice between a socket and a pipe; on some kernels ssh, reading the pipe a byte at
+/// a time, is then not woken for the spliced data and the handshake stalls.)
+fn pump(from: &mut dyn Read, to: &mut dyn Write) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        to.flush()?;
+    }
+}
+
+fn relay(stream: TcpStream) -> std::io::Result<()> {
+    // Own copies of fd 0 and 1 as plain files: no std buffering, no locks.
+    let mut stdin = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+    let mut stdout = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
     let mut up = stream.try_clone()?;
     let mut down = stream;
-    let t = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut up);
+    // ssh → server. When ssh closes our stdin, half-close the connection; the server then
+    // ends its side and the other direction finishes.
+    std::thread::spawn(move || {
+        let _ = pump(&mut stdin, &mut up);
         let _ = up.shutdown(std::net::Shutdown::Write);
     });
-    let _ = std::io::copy(&mut down, &mut std::io::stdout().lock());
-    drop(t); // stdin side ends with the process
-    Ok(())
+    // server → ssh, on this thread: when the server closes (or ssh stops reading), the relay
+    // is over; returning ends the process, which also ends the other thread.
+    match pump(&mut down, &mut stdout) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -480,7 +633,10 @@ mod tests {
             "{remote}"
         );
         assert!(
-            remote.ends_with(" ; moshkit-server 'new' '-c' '0' '-s'"),
+            remote.ends_with(&format!(
+                " ; sh -c {} moshkit-probe 'new' '-c' '0' '-s'",
+                shell_quote(SERVER_PROBE)
+            )),
             "{remote}"
         );
         let argv = ssh_argv(&a, "/x/moshkit", &remote).expect("argv");
@@ -503,8 +659,24 @@ mod tests {
         let out = b"\nMOSH SSH_CONNECTION 10.0.0.2 5555 10.0.0.1 22\nmosh-server: Bad UDP port range (1:2)\n";
         let err = read_bootstrap(&mut &out[..], &mut |_| {}).expect_err("no connect");
         assert!(matches!(
-            err,
-            BootstrapError::NoStartupLine { bad_udp_port: true }
+            &err,
+            BootstrapError::NoStartupLine { bad_udp_port: true, last_line: Some(l) }
+                if l == "mosh-server: Bad UDP port range (1:2)"
+        ));
+        // The probe's line is an error of its own, not echoed.
+        let out = b"\r\nMOSHKIT NO-SERVER\r\n";
+        let mut echoed = Vec::new();
+        assert!(matches!(
+            read_bootstrap(&mut &out[..], &mut |l| echoed.push(l.to_string())),
+            Err(BootstrapError::NoServer)
+        ));
+        assert_eq!(echoed, vec![""]);
+        // The proxy's own error is preferred to what ssh says after it.
+        let out = b"moshkit: ssh proxy: Could not connect to h, last tried 1.2.3.4: refused\nConnection closed by UNKNOWN port 65535\n";
+        assert!(matches!(
+            read_bootstrap(&mut &out[..], &mut |_| {}),
+            Err(BootstrapError::NoStartupLine { last_line: Some(l), .. })
+                if l == "ssh proxy: Could not connect to h, last tried 1.2.3.4: refused"
         ));
         let out = b"MOSH SSH_CONNECTION 10.0.0.2 5555 10.0.0.1 22\nMOSH CONNECT 7 AAAAAAAAAAAAAAAAAAAAAA\n";
         let info = read_bootstrap(&mut &out[..], &mut |_| {}).expect("parsed");
@@ -514,6 +686,93 @@ mod tests {
             read_bootstrap(&mut &out[..], &mut |_| {}),
             Err(BootstrapError::SecondIp)
         ));
+    }
+
+    #[test]
+    fn server_probe_picks_moshkit_server_then_mosh_server() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("moshkit-probe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (both, up, none) = (dir.join("both"), dir.join("up"), dir.join("none"));
+        for d in [&both, &up, &none] {
+            // Only `sh` besides the servers (`/bin` may hold an installed mosh-server).
+            std::fs::create_dir_all(d).expect("mkdir");
+            std::os::unix::fs::symlink("/bin/sh", d.join("sh")).expect("symlink");
+        }
+        let fake = |path: std::path::PathBuf, name: &str| {
+            std::fs::write(&path, format!("#!/bin/sh\necho {name} \"$@\"\n")).expect("write");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        fake(both.join("moshkit-server"), "kit");
+        fake(both.join("mosh-server"), "upstream");
+        fake(up.join("mosh-server"), "upstream");
+        let a = wa(&["--bind-server=any", "h", "--", "a b"]);
+        let remote = remote_command(&a, &server_args(&a, 8, &|_| None));
+        let run = |path: &std::path::Path| {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(&remote)
+                .env("PATH", path)
+                .output()
+                .expect("sh");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        };
+        assert_eq!(run(&both), (Some(0), "kit new -c 8 -- a b\n".into()));
+        assert_eq!(run(&up), (Some(0), "upstream new -c 8 -- a b\n".into()));
+        assert_eq!(run(&none), (Some(127), format!("{NO_SERVER_LINE}\n")));
+        let _ = std::fs::remove_dir_all(dir);
+        // An explicit --server is used as it is.
+        let a = wa(&["--server=/opt/mosh-server -v", "h"]);
+        assert!(remote_command(&a, &["new".into()]).starts_with("/opt/mosh-server -v 'new'"));
+    }
+
+    #[test]
+    fn missing_startup_is_explained_by_how_ssh_ended() {
+        use std::os::unix::process::ExitStatusExt;
+        let missing = || BootstrapError::NoStartupLine {
+            bad_udp_port: false,
+            last_line: Some("Permission denied (publickey).".into()),
+        };
+        let status = |raw: i32| std::process::ExitStatus::from_raw(raw);
+        assert_eq!(
+            explain_missing_startup(missing(), status(255 << 8)).to_string(),
+            "ssh failed (exit status 255): Permission denied (publickey)."
+        );
+        assert_eq!(
+            explain_missing_startup(missing(), status(127 << 8)).to_string(),
+            "the remote command failed (exit status 127) before the server started: Permission denied (publickey)."
+        );
+        assert_eq!(
+            explain_missing_startup(missing(), status(9)).to_string(),
+            "ssh failed (killed by signal 9): Permission denied (publickey)."
+        );
+        assert!(matches!(
+            explain_missing_startup(missing(), status(0)),
+            BootstrapError::NoStartupLine { .. }
+        ));
+    }
+
+    #[test]
+    fn proxy_candidates_follow_the_family() {
+        let v4: SocketAddr = "127.0.0.1:22".parse().expect("addr");
+        let v6: SocketAddr = "[::1]:22".parse().expect("addr");
+        assert_eq!(
+            proxy_candidates("127.0.0.1", 22, Family::PreferInet6).expect("v4"),
+            vec![v4]
+        );
+        assert_eq!(
+            proxy_candidates("[::1]", 22, Family::All).expect("v6"),
+            vec![v6]
+        );
+        assert_eq!(
+            proxy_candidates("::1", 22, Family::Inet6).expect("v6"),
+            vec![v6]
+        );
+        assert!(proxy_candidates("::1", 22, Family::Inet).is_err());
+        assert!(proxy_candidates("127.0.0.1", 22, Family::Inet6).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Shared test helpers: a plaintext host session and a `/bin/sh` child spec.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
