@@ -6,7 +6,9 @@
 //!
 //! The protocol sessions come from `moshkit-core` ([`server::serve::run_host_session`],
 //! [`client::session`]); `moshkit demo` ([`demo`]) runs both on loopback through the
-//! impairment relay ([`relay`]).
+//! impairment relay ([`relay`]). Every program runs on the one I/O driver,
+//! [`moshkit_core::driver::Driver`] (sockets, timers, roaming, send errors); what is here is
+//! only what is each program's own: the terminal, the pty, signals and arguments.
 #![warn(missing_docs)]
 
 pub mod client;
@@ -15,21 +17,8 @@ pub mod getopt;
 pub mod locale;
 pub mod logger;
 pub mod pty;
+pub mod readiness;
 pub mod relay;
 pub mod server;
 pub mod signals;
 pub mod wrapper;
-
-/// The random source the sessions use for chaff and timing jitter: SplitMix64 seeded from the
-/// operating system (the keys themselves come from `getrandom` directly).
-pub fn session_random() -> Box<dyn moshkit_core::transport::RandomSource> {
-    let mut seed = [0u8; 8];
-    if getrandom::fill(&mut seed).is_err() {
-        use std::hash::BuildHasher;
-        let s = std::collections::hash_map::RandomState::new().hash_one(0x6d6f_7368_u64);
-        seed = s.to_le_bytes();
-    }
-    Box::new(moshkit_core::transport::SplitMix64::new(
-        u64::from_le_bytes(seed),
-    ))
-}

@@ -146,7 +146,7 @@ fn start_loop(
     let (pty, child) = spawn_in_pty(&sh_spec(release), WindowSize::DEFAULT).expect("spawn");
     let signals = server_signals().expect("signals");
     let handle = std::thread::spawn(move || {
-        let mut host = PlainHost::default();
+        let host = PlainHost::default();
         let parts = ServeParts {
             socket,
             pty,
@@ -154,7 +154,7 @@ fn start_loop(
             signals,
             config,
         };
-        let (end, parts) = serve(&mut host, parts).expect("serve");
+        let (end, parts) = serve(host, parts).expect("serve");
         // Closing the master (and the release pipe) hangs up the application, as the
         // server does on exit.
         let ServeParts { mut child, pty, .. } = parts;

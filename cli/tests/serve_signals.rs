@@ -27,7 +27,7 @@ fn run_loop(
     }
     let start = Instant::now();
     let handle = std::thread::spawn(move || {
-        let mut host = PlainHost::default();
+        let host = PlainHost::default();
         let parts = ServeParts {
             socket,
             pty,
@@ -35,7 +35,7 @@ fn run_loop(
             signals,
             config,
         };
-        serve(&mut host, parts).expect("serve").0
+        serve(host, parts).expect("serve").0
     });
     for &(after_ms, sig) in signals_to_send {
         std::thread::sleep(Duration::from_millis(after_ms));
@@ -78,7 +78,7 @@ fn signals() {
         .expect("timeout");
     client.send_to(b"true\n", addr).expect("send");
     let handle = std::thread::spawn(move || {
-        let mut host = PlainHost::default();
+        let host = PlainHost::default();
         let parts = ServeParts {
             socket,
             pty,
@@ -86,7 +86,7 @@ fn signals() {
             signals,
             config: ServerConfig::default(),
         };
-        serve(&mut host, parts).expect("serve").0
+        serve(host, parts).expect("serve").0
     });
     std::thread::sleep(Duration::from_millis(500));
     signal_hook::low_level::raise(SIGTERM).expect("raise");

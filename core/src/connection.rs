@@ -719,7 +719,12 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
 
     /// When [`Connection::handle_timeout`] must next be called; `None` once closed, or when
     /// only a datagram can wake the connection.
-    pub fn poll_timeout(&mut self) -> Option<Instant> {
+    ///
+    /// `now` is the caller's current time. Every endpoint takes it (the same `poll_*` shape for
+    /// [`Connection`], the client and the host session): the client's prediction and
+    /// notification timers are relative to it. The connection's own deadlines are absolute.
+    pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        let _ = now;
         if self.closed.is_some() {
             return None;
         }

@@ -1,6 +1,18 @@
 //! A thin tokio driver: owns the UDP sockets and the timer and runs an [`Endpoint`] (a bare
 //! [`Connection`], a [`ClientSession`] or a [`HostSession`]) by its polling rules. It is the only
-//! code in the crate that does I/O or reads the clock.
+//! code in the project that owns a mosh socket or a protocol timer: `moshkit-client`,
+//! `moshkit-server`, the demo and the FFI sessions all run on it, each adding only what is its
+//! own (a terminal, a pty, signals, an app's calls) in a `select!` beside
+//! [`Driver::next_event`].
+//!
+//! [`Driver::next_event`] is cancel-safe: everything it does happens synchronously between its
+//! single await (socket readiness or the deadline), so a program may `select!` it against its
+//! own sources and drop it whenever another branch wins. Sends use `try_send_to` (a full socket
+//! drops the datagram, as UDP may; SSP retransmits) and rebinding binds synchronously.
+//!
+//! Send errors, one policy for every program: `EMSGSIZE` → [`Endpoint::mtu_too_big`]; the
+//! address or route vanished (below) → [`Endpoint::send_failed`] (a client then rebinds); a full
+//! socket (`EWOULDBLOCK`) or anything else → the datagram is dropped and counted.
 //!
 //! Client roaming: on [`Event::Rebind`] (after upstream's 10 s of silence, after
 //! [`Driver::network_changed`], or after a send fails because the address or route vanished:
@@ -74,8 +86,8 @@ impl<L: SyncState, R: SyncState> Endpoint for Connection<L, R> {
     fn poll_event(&mut self) -> Option<Event> {
         Connection::poll_event(self)
     }
-    fn poll_timeout(&mut self, _now: Instant) -> Option<Instant> {
-        Connection::poll_timeout(self)
+    fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        Connection::poll_timeout(self, now)
     }
     fn send_failed(&mut self, now: Instant) {
         Connection::send_failed(self, now);
@@ -115,10 +127,10 @@ impl Endpoint for ClientSession {
         ClientSession::poll_timeout(self, now)
     }
     fn send_failed(&mut self, now: Instant) {
-        self.network_changed(now);
+        ClientSession::send_failed(self, now);
     }
     fn mtu_too_big(&mut self) {
-        self.connection_mut().mtu_too_big();
+        ClientSession::mtu_too_big(self);
     }
     fn is_rebind(event: &ClientEvent) -> bool {
         *event == ClientEvent::Rebind
@@ -148,12 +160,12 @@ impl Endpoint for HostSession {
     fn poll_event(&mut self) -> Option<HostEvent> {
         HostSession::poll_event(self)
     }
-    fn poll_timeout(&mut self, _now: Instant) -> Option<Instant> {
-        HostSession::poll_timeout(self)
+    fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        HostSession::poll_timeout(self, now)
     }
     fn send_failed(&mut self, _now: Instant) {}
     fn mtu_too_big(&mut self) {
-        self.connection_mut().mtu_too_big();
+        HostSession::mtu_too_big(self);
     }
     fn is_rebind(_: &HostEvent) -> bool {
         false
@@ -197,16 +209,113 @@ pub fn os_random() -> Box<dyn RandomSource> {
 }
 
 struct Sock {
+    /// Receives (readiness through the runtime).
     socket: UdpSocket,
+    /// The same socket (a duplicate descriptor, non-blocking) for sending: a plain `sendto`
+    /// goes out at once, where tokio's `try_send_to` refuses until the runtime has seen the
+    /// socket become writable (it drops the first datagrams of a fresh socket).
+    sender: std::net::UdpSocket,
     created: Instant,
+}
+
+impl Sock {
+    /// Takes a bound standard socket. Needs a runtime context.
+    fn new(socket: std::net::UdpSocket) -> io::Result<Sock> {
+        socket.set_nonblocking(true)?;
+        let sender = socket.try_clone()?;
+        Ok(Sock {
+            socket: UdpSocket::from_std(socket)?,
+            sender,
+            created: Instant::now(),
+        })
+    }
+}
+
+/// Datagrams [`Driver::next_event`] handles before it lets other futures run.
+const DATAGRAMS_PER_YIELD: u32 = 64;
+
+/// What became of one datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendOutcome {
+    Sent,
+    /// `EMSGSIZE`: the endpoint must lower its MTU.
+    TooBig,
+    /// The address or route vanished: the endpoint must rebind (a client) or wait.
+    NetworkGone,
+    /// Dropped (a full socket, no socket, another error): SSP retransmits.
+    Dropped,
+}
+
+/// The sockets of one endpoint and the one roaming policy: the newest sends, all receive;
+/// a rebind adds a socket of the same family; old ones are pruned as upstream prunes them.
+struct SocketSet {
+    /// Oldest first.
+    list: Vec<Sock>,
+    bind_ip: IpAddr,
+}
+
+impl SocketSet {
+    fn new(sock: Sock, bind_ip: IpAddr) -> Self {
+        SocketSet {
+            list: vec![sock],
+            bind_ip,
+        }
+    }
+
+    /// Binds a fresh socket of the family now (synchronously: needs a runtime context, which
+    /// every caller, an async fn of the driver, has). A failure keeps the old sockets.
+    fn rebind(&mut self) -> bool {
+        match std::net::UdpSocket::bind((self.bind_ip, 0)).and_then(Sock::new) {
+            Ok(sock) => {
+                log::info!("client now sending from {:?}", sock.sender.local_addr());
+                self.list.push(sock);
+                self.prune();
+                true
+            }
+            Err(e) => {
+                log::warn!("rebind failed, keeping old sockets: {e}");
+                false
+            }
+        }
+    }
+
+    fn prune(&mut self) {
+        if let Some(newest) = self.list.last() {
+            let age = newest.created.elapsed();
+            if self.list.len() > 1 && age > Duration::from_millis(MAX_OLD_SOCKET_AGE_MS) {
+                let keep = self.list.len() - 1;
+                self.list.drain(..keep);
+            }
+        }
+        while self.list.len() > MAX_PORTS_OPEN {
+            self.list.remove(0);
+        }
+    }
+
+    fn send(&self, tx: &Transmit) -> SendOutcome {
+        let Some(sock) = self.list.last() else {
+            return SendOutcome::Dropped;
+        };
+        match sock.sender.send_to(&tx.contents, tx.destination) {
+            Ok(_) => SendOutcome::Sent,
+            Err(e) => {
+                log::warn!("sendto {}: {e}", tx.destination);
+                if message_too_big(&e) {
+                    SendOutcome::TooBig
+                } else if network_gone(&e) {
+                    SendOutcome::NetworkGone
+                } else {
+                    SendOutcome::Dropped
+                }
+            }
+        }
+    }
 }
 
 /// Runs one [`Endpoint`] over UDP.
 pub struct Driver<E: Endpoint> {
     endpoint: E,
-    /// Oldest first; the newest sends.
-    sockets: Vec<Sock>,
-    bind_ip: IpAddr,
+    sockets: SocketSet,
     buf: Vec<u8>,
     pending: std::collections::VecDeque<E::Event>,
     stats: DriverStats,
@@ -222,6 +331,7 @@ impl<E: Endpoint + std::fmt::Debug> std::fmt::Debug for Driver<E> {
     }
 }
 
+/// Errors that mean the address or route the socket sends from vanished (a client rebinds).
 fn network_gone(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -264,36 +374,43 @@ impl<L: SyncState, R: SyncState> Driver<Connection<L, R>> {
     }
 }
 
+fn wildcard_for(addr: Option<SocketAddr>) -> IpAddr {
+    match addr {
+        Some(SocketAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
 impl<E: Endpoint> Driver<E> {
     /// Drive a client endpoint from a fresh socket of the server address's family.
     pub async fn client(conn: E) -> Result<Self, DriverError> {
-        let bind_ip = match conn.remote_address() {
-            Some(SocketAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        };
-        let socket = UdpSocket::bind((bind_ip, 0))
-            .await
+        let bind_ip = wildcard_for(conn.remote_address());
+        let sock = std::net::UdpSocket::bind((bind_ip, 0))
+            .and_then(Sock::new)
             .map_err(DriverError::Bind)?;
-        Ok(Self::with_socket(conn, socket, bind_ip))
+        Ok(Self::with_socket(conn, sock, bind_ip))
     }
 
     /// Drive a server endpoint on an already bound socket.
-    pub fn server(conn: E, socket: UdpSocket) -> Self {
+    pub fn server(conn: E, socket: UdpSocket) -> Result<Self, DriverError> {
+        Self::server_std(conn, socket.into_std().map_err(DriverError::Bind)?)
+    }
+
+    /// Drive a server endpoint on a socket bound with the standard library (e.g. by
+    /// `moshkit-server`'s port-range search). Must be called within a tokio runtime.
+    pub fn server_std(conn: E, socket: std::net::UdpSocket) -> Result<Self, DriverError> {
         let bind_ip = socket
             .local_addr()
             .map(|a| a.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Self::with_socket(conn, socket, bind_ip)
+        let sock = Sock::new(socket).map_err(DriverError::Bind)?;
+        Ok(Self::with_socket(conn, sock, bind_ip))
     }
 
-    fn with_socket(endpoint: E, socket: UdpSocket, bind_ip: IpAddr) -> Self {
+    fn with_socket(endpoint: E, sock: Sock, bind_ip: IpAddr) -> Self {
         Driver {
             endpoint,
-            sockets: vec![Sock {
-                socket,
-                created: Instant::now(),
-            }],
-            bind_ip,
+            sockets: SocketSet::new(sock, bind_ip),
             buf: vec![0; RECEIVE_MTU + 1],
             pending: Default::default(),
             stats: DriverStats {
@@ -315,81 +432,65 @@ impl<E: Endpoint> Driver<E> {
         &mut self.endpoint
     }
 
+    /// Takes the endpoint back (after the session ended).
+    pub fn into_endpoint(self) -> E {
+        self.endpoint
+    }
+
     /// The address of the socket datagrams are sent from.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.sockets.last().and_then(|s| s.socket.local_addr().ok())
+        self.sockets
+            .list
+            .last()
+            .and_then(|s| s.socket.local_addr().ok())
     }
 
     /// Counters.
     pub fn stats(&self) -> DriverStats {
         DriverStats {
-            sockets_open: self.sockets.len(),
+            sockets_open: self.sockets.list.len(),
             ..self.stats
         }
     }
 
-    async fn rebind(&mut self) {
-        if self.endpoint.side() != Side::Client {
-            return;
-        }
-        match UdpSocket::bind((self.bind_ip, 0)).await {
-            Ok(socket) => {
-                log::info!("client now sending from {:?}", socket.local_addr());
-                self.sockets.push(Sock {
-                    socket,
-                    created: Instant::now(),
-                });
-                self.stats.rebinds += 1;
-                self.prune();
-            }
-            Err(e) => log::warn!("rebind failed, keeping old sockets: {e}"),
+    fn rebind(&mut self) {
+        if self.endpoint.side() == Side::Client && self.sockets.rebind() {
+            self.stats.rebinds += 1;
         }
     }
 
-    fn prune(&mut self) {
-        if let Some(newest) = self.sockets.last() {
-            let age = newest.created.elapsed();
-            if self.sockets.len() > 1 && age > Duration::from_millis(MAX_OLD_SOCKET_AGE_MS) {
-                let keep = self.sockets.len() - 1;
-                self.sockets.drain(..keep);
-            }
-        }
-        while self.sockets.len() > MAX_PORTS_OPEN {
-            self.sockets.remove(0);
-        }
-    }
-
-    async fn send(&mut self, tx: Transmit) {
-        let Some(sock) = self.sockets.last() else {
-            return;
-        };
-        if let Err(e) = sock.socket.send_to(&tx.contents, tx.destination).await {
-            self.stats.send_errors += 1;
-            log::warn!("sendto: {e}");
-            if message_too_big(&e) {
-                self.endpoint.mtu_too_big();
-            } else if network_gone(&e) {
-                self.endpoint.send_failed(Instant::now());
+    fn send(&mut self, tx: &Transmit) {
+        match self.sockets.send(tx) {
+            SendOutcome::Sent => {}
+            outcome => {
+                self.stats.send_errors += 1;
+                match outcome {
+                    SendOutcome::TooBig => self.endpoint.mtu_too_big(),
+                    SendOutcome::NetworkGone => self.endpoint.send_failed(Instant::now()),
+                    _ => {}
+                }
             }
         }
     }
 
-    /// Apply the polling rules until nothing is left to send.
-    async fn flush(&mut self) {
+    /// Apply the polling rules until nothing is left to send (bounded; synchronous, so a
+    /// cancelled [`Driver::next_event`] never stops half-way).
+    fn flush(&mut self) {
         for _ in 0..1000 {
             let mut progress = false;
             while let Some(ev) = self.endpoint.poll_event() {
                 progress = true;
                 if E::is_rebind(&ev) {
-                    self.rebind().await;
+                    self.rebind();
                 }
                 self.pending.push_back(ev);
             }
             if let Some(tx) = self.endpoint.poll_transmit(Instant::now()) {
                 progress = true;
-                self.send(tx).await;
+                self.send(&tx);
             }
             if !progress {
+                self.sockets.prune();
                 return;
             }
         }
@@ -397,8 +498,17 @@ impl<E: Endpoint> Driver<E> {
 
     /// Run the connection until it has an event for the application. After
     /// [`Event::Closed`] has been returned, further calls return [`DriverError::Closed`].
+    /// Cancel-safe (see the module documentation).
     pub async fn next_event(&mut self) -> Result<E::Event, DriverError> {
+        let mut handled = 0u32;
         loop {
+            // A stream of datagrams that cause no event (a flood, or a long transfer) must not
+            // starve the program's other sources in its `select!`: yield now and then. The
+            // state is consistent here, so being dropped at this await is harmless.
+            if handled >= DATAGRAMS_PER_YIELD {
+                handled = 0;
+                tokio::task::yield_now().await;
+            }
             if let Some(ev) = self.pending.pop_front() {
                 if E::is_closed(&ev) {
                     self.closed = true;
@@ -408,7 +518,7 @@ impl<E: Endpoint> Driver<E> {
             if self.closed {
                 return Err(DriverError::Closed);
             }
-            self.flush().await;
+            self.flush();
             if !self.pending.is_empty() {
                 continue;
             }
@@ -419,8 +529,8 @@ impl<E: Endpoint> Driver<E> {
                     None => std::future::pending::<()>().await,
                 }
             };
-            let newest = self.sockets.len().saturating_sub(1);
-            let sockets = &self.sockets;
+            let newest = self.sockets.list.len().saturating_sub(1);
+            let sockets = &self.sockets.list;
             let buf = &mut self.buf;
             let recv = poll_fn(|cx| {
                 for (i, s) in sockets.iter().enumerate().rev() {
@@ -446,6 +556,7 @@ impl<E: Endpoint> Driver<E> {
                         }
                         let data = self.buf[..n].to_vec();
                         self.endpoint.handle_datagram(Instant::now(), from, &data);
+                        handled += 1;
                     }
                     Err(e) => {
                         log::debug!("recv: {e}");
@@ -455,7 +566,7 @@ impl<E: Endpoint> Driver<E> {
                                 self.endpoint.send_failed(Instant::now());
                             }
                         } else {
-                            self.sockets.remove(i);
+                            self.sockets.list.remove(i);
                         }
                     }
                 },

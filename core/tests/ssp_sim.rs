@@ -243,10 +243,11 @@ impl Sim {
             let to_ms = |i: Option<Instant>, base: Instant| {
                 i.map_or(u64::MAX, |i| i.duration_since(base).as_millis() as u64)
             };
+            let now = self.t();
             let next = [
                 self.flights.keys().next().map_or(u64::MAX, |k| k.0),
-                to_ms(self.client.poll_timeout(), self.base),
-                to_ms(self.server.poll_timeout(), self.base),
+                to_ms(self.client.poll_timeout(now), self.base),
+                to_ms(self.server.poll_timeout(now), self.base),
             ]
             .into_iter()
             .min()

@@ -1,56 +1,66 @@
-//! The server's main loop (reference §10.1) around a pluggable host session.
+//! The server's main loop (reference §10.1) around a host session on the core's [`Driver`].
 //!
-//! The loop is written against the [`HostSession`] trait; [`CoreHost`] adapts the core's
-//! sans-IO host session (SSP transport + terminal emulator) to it, and tests use a plaintext
-//! fake. Around it: polling the UDP socket, the pty and the signal pipe; releasing the child on
-//! the first client state; pty reads/writes; window size changes; child exit (pty EOF/EIO);
-//! SIGTERM/SIGINT/SIGUSR1 semantics; `MOSH_SERVER_NETWORK_TMOUT`; the 60 s no-client rule; and
-//! the shutdown handshake timing, which the session owns.
+//! The driver owns the UDP socket and the protocol timers (the 60 s wait for a first client is
+//! the core's [`moshkit_core::connection::SERVER_CONNECT_TIMEOUT_MS`]); this loop, on a
+//! one-thread tokio runtime, adds only what is the server's own: the pty (releasing the child
+//! on the first client state, reads and writes, window size changes, child exit on EOF/EIO),
+//! SIGTERM/SIGINT/SIGUSR1 semantics and `MOSH_SERVER_NETWORK_TMOUT`. The session is anything
+//! that is a driver [`Endpoint`] with [`HostEvent`]s and the few host calls of
+//! [`ServedSession`]: the core's [`moshkit_core::session::HostSession`] in the server, a
+//! plaintext fake in tests.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use moshkit_core::connection::CloseReason;
+use moshkit_core::driver::{Driver, DriverError, Endpoint};
+use moshkit_core::session::{HostEvent, HostSession};
 use thiserror::Error;
 
 use super::ServerConfig;
 use crate::pty::{PtyChild, PtyError, PtyMaster, PtyRead, WindowSize};
+use crate::readiness::Readable;
 use crate::signals::{SIGCHLD, SIGINT, SIGTERM, SIGUSR1, SignalPipe};
 
-/// How long the server waits for a first client state before giving up (§10.1 step 13).
-pub const NO_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the server waits for a first client state before giving up (§10.1 step 13): the
+/// core's connect timeout of [`moshkit_core::connection::Config::server`].
+pub const NO_CLIENT_TIMEOUT: Duration =
+    Duration::from_millis(moshkit_core::connection::SERVER_CONNECT_TIMEOUT_MS);
 
-/// Upper bound of one poll while no client state arrived yet or shutting down.
+/// Upper bound of one wait of the loop.
 const IDLE_POLL: Duration = Duration::from_millis(5000);
 
-/// The sans-IO host session the loop drives: [`CoreHost`] in the server, a plaintext fake in
-/// tests.
-pub trait HostSession {
-    /// An incoming datagram. Returns `true` if it carried a new client state (the loop then
-    /// releases the child the first time).
-    fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> bool;
+/// What the server loop needs of a host session besides the driver's [`Endpoint`] calls.
+pub trait ServedSession: Endpoint<Event = HostEvent> {
     /// Output from the application in the pty, for the terminal emulator.
     fn host_output(&mut self, now: Instant, bytes: &[u8]);
     /// Bytes to write into the pty: translated user keystrokes and emulator replies.
     fn take_pty_input(&mut self) -> Vec<u8>;
-    /// A new window size requested by the client, if any since the last call.
-    fn take_resize(&mut self) -> Option<WindowSize>;
-    /// The next datagram to send, if one is due.
-    fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)>;
-    /// When the session next wants to run (`poll_transmit`, timers); `None` = no deadline.
-    fn next_deadline(&self, now: Instant) -> Option<Instant>;
-    /// Receive time of the newest client state (`None`: none yet).
-    fn last_client_state(&self) -> Option<Instant>;
-    /// Whether a client address is known (a shutdown handshake is possible).
-    fn has_remote(&self) -> bool;
-    /// Starts the shutdown handshake.
-    fn start_shutdown(&mut self, now: Instant);
+    /// Receive time of the newest client state (meaningful after [`HostEvent::FirstContact`]).
+    fn last_client_state(&self) -> Instant;
+    /// Starts the shutdown handshake ([`HostEvent::Closed`] reports its end).
+    fn close(&mut self, now: Instant);
     /// Whether a shutdown handshake is in progress.
     fn shutdown_in_progress(&self) -> bool;
-    /// Whether the loop should end: our shutdown was acknowledged or timed out, or we
-    /// acknowledged the client's.
-    fn finished(&self, now: Instant) -> bool;
+}
+
+impl ServedSession for HostSession {
+    fn host_output(&mut self, now: Instant, bytes: &[u8]) {
+        HostSession::host_output(self, now, bytes);
+    }
+    fn take_pty_input(&mut self) -> Vec<u8> {
+        HostSession::take_pty_input(self)
+    }
+    fn last_client_state(&self) -> Instant {
+        HostSession::last_client_state(self)
+    }
+    fn close(&mut self, now: Instant) {
+        HostSession::close(self, now);
+    }
+    fn shutdown_in_progress(&self) -> bool {
+        HostSession::shutdown_in_progress(self)
+    }
 }
 
 /// Why the loop ended.
@@ -90,145 +100,22 @@ pub enum ServeError {
 }
 
 /// Runs the mosh host session for `parts` with `key`, the terminal starting at
-/// `initial_size`: the core [`moshkit_core::session::HostSession`] adapted to the loop's
-/// [`HostSession`] trait by [`CoreHost`], driven by [`serve`].
+/// `initial_size`: the core [`HostSession`] on the driver, driven by [`serve`].
 pub fn run_host_session(
     parts: ServeParts,
     key: &moshkit_core::crypto::Key,
     initial_size: WindowSize,
 ) -> Result<(ServeEnd, ServeParts), ServeError> {
-    let mut host = CoreHost::new(key, initial_size, Instant::now())?;
-    serve(&mut host, parts)
-}
-
-/// The core host session behind the loop's [`HostSession`] trait.
-#[derive(Debug)]
-pub struct CoreHost {
-    session: moshkit_core::session::HostSession,
-    first_state: Option<Instant>,
-    contacted_now: bool,
-    resize: Option<WindowSize>,
-    closed: Option<moshkit_core::connection::CloseReason>,
-    deadline: Option<Instant>,
-}
-
-impl CoreHost {
-    /// A host session with a blank terminal of `size`.
-    pub fn new(
-        key: &moshkit_core::crypto::Key,
-        size: WindowSize,
-        now: Instant,
-    ) -> Result<Self, ServeError> {
-        let mut config = moshkit_core::connection::Config::server();
-        // The loop owns the 60 s no-client rule and MOSH_SERVER_NETWORK_TMOUT.
-        config.connect_timeout = None;
-        config.network_timeout = None;
-        let session = moshkit_core::session::HostSession::new(
-            key,
-            size.cols.max(1),
-            size.rows.max(1),
-            config,
-            now,
-            crate::session_random(),
-        )
-        .map_err(|e| ServeError::Session(e.to_string()))?;
-        Ok(CoreHost {
-            session,
-            first_state: None,
-            contacted_now: false,
-            resize: None,
-            closed: None,
-            deadline: None,
-        })
-    }
-
-    /// The core session (tests, diagnostics).
-    pub fn session(&self) -> &moshkit_core::session::HostSession {
-        &self.session
-    }
-
-    fn pump(&mut self, now: Instant) {
-        use moshkit_core::session::HostEvent;
-        // Bounded: each event is consumed once.
-        while let Some(event) = self.session.poll_event() {
-            match event {
-                HostEvent::FirstContact => {
-                    self.first_state = Some(now);
-                    self.contacted_now = true;
-                }
-                HostEvent::ClientAddress(addr) => log::info!("client at {addr}"),
-                HostEvent::ClientDetached => log::info!("client silent, detached"),
-                HostEvent::Resize(cols, rows) => self.resize = Some(WindowSize { cols, rows }),
-                HostEvent::Closed(reason) => {
-                    log::info!("session closed: {reason:?}");
-                    self.closed = Some(reason);
-                }
-            }
-        }
-        self.deadline = self.session.poll_timeout();
-    }
-
-    fn run_timers(&mut self, now: Instant) {
-        if self.session.poll_timeout().is_some_and(|t| t <= now) {
-            self.session.handle_timeout(now);
-            self.pump(now);
-        }
-    }
-}
-
-impl HostSession for CoreHost {
-    fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> bool {
-        self.session.handle_datagram(now, from, datagram);
-        self.pump(now);
-        std::mem::take(&mut self.contacted_now)
-    }
-
-    fn host_output(&mut self, now: Instant, bytes: &[u8]) {
-        self.session.host_output(now, bytes);
-        self.pump(now);
-    }
-
-    fn take_pty_input(&mut self) -> Vec<u8> {
-        self.session.take_pty_input()
-    }
-
-    fn take_resize(&mut self) -> Option<WindowSize> {
-        self.resize.take()
-    }
-
-    fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
-        self.run_timers(now);
-        let t = self.session.poll_transmit(now);
-        self.pump(now);
-        t.map(|t| (t.destination, t.contents))
-    }
-
-    fn next_deadline(&self, now: Instant) -> Option<Instant> {
-        // Refreshed after every call that changes the session (`pump`).
-        let _ = now;
-        self.deadline
-    }
-
-    fn last_client_state(&self) -> Option<Instant> {
-        self.first_state.map(|_| self.session.last_client_state())
-    }
-
-    fn has_remote(&self) -> bool {
-        self.session.connection().remote_address().is_some()
-    }
-
-    fn start_shutdown(&mut self, now: Instant) {
-        self.session.close(now);
-        self.pump(now);
-    }
-
-    fn shutdown_in_progress(&self) -> bool {
-        self.session.connection().shutdown_in_progress()
-    }
-
-    fn finished(&self, _now: Instant) -> bool {
-        self.closed.is_some()
-    }
+    let session = HostSession::new(
+        key,
+        initial_size.cols.max(1),
+        initial_size.rows.max(1),
+        moshkit_core::connection::Config::server(),
+        Instant::now(),
+        moshkit_core::driver::os_random(),
+    )
+    .map_err(|e| ServeError::Session(e.to_string()))?;
+    serve(session, parts)
 }
 
 /// Everything the loop owns besides the session.
@@ -251,10 +138,29 @@ pub fn server_signals() -> std::io::Result<SignalPipe> {
     SignalPipe::new(&[SIGTERM, SIGINT, SIGUSR1, SIGCHLD])
 }
 
-/// Runs the server loop until the session ends. Returns the parts (the caller closes the pty,
-/// which hangs up the application) and why it ended.
-pub fn serve<S: HostSession>(
-    session: &mut S,
+/// What woke the loop.
+enum Wake {
+    Signals,
+    Pty,
+    Event(Result<HostEvent, DriverError>),
+    Tick,
+}
+
+/// Runs the server loop until the session ends, on a one-thread tokio runtime. Returns the
+/// parts (the caller closes the pty, which hangs up the application) and why it ended.
+pub fn serve<S: ServedSession>(
+    session: S,
+    parts: ServeParts,
+) -> Result<(ServeEnd, ServeParts), ServeError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    runtime.block_on(serve_on_driver(session, parts))
+}
+
+async fn serve_on_driver<S: ServedSession>(
+    session: S,
     parts: ServeParts,
 ) -> Result<(ServeEnd, ServeParts), ServeError> {
     let ServeParts {
@@ -264,101 +170,108 @@ pub fn serve<S: HostSession>(
         signals,
         config,
     } = parts;
-    socket.set_nonblocking(true)?;
     pty.set_nonblocking()?;
+    // The driver owns a handle of the socket; `socket` is handed back with the parts.
+    let mut driver = Driver::server_std(session, socket.try_clone()?).map_err(|e| match e {
+        DriverError::Bind(e) => ServeError::Io(e),
+        e => ServeError::Session(e.to_string()),
+    })?;
+    let pty_readable = Readable::new(pty.as_fd());
+    let signals_readable = Readable::new(signals.as_fd());
     let start = Instant::now();
+    let mut contacted = false;
     let mut buf = vec![0u8; 65536];
-    let mut network_errors = 0u32;
 
     let end = loop {
         let now = Instant::now();
-        let since_state =
-            now.saturating_duration_since(session.last_client_state().unwrap_or(start));
-        let shutting_down = session.shutdown_in_progress();
-
-        // 1. Timeout.
-        let mut wait = session
-            .next_deadline(now)
-            .map(|d| d.saturating_duration_since(now))
-            .unwrap_or(IDLE_POLL);
-        if session.last_client_state().is_none() || shutting_down {
-            wait = wait.min(IDLE_POLL);
-        }
+        let last_state = if contacted {
+            driver.endpoint().last_client_state()
+        } else {
+            start
+        };
+        let since_state = now.saturating_duration_since(last_state);
+        let shutting_down = driver.endpoint().shutdown_in_progress();
+        let mut wait = IDLE_POLL;
         if let Some(t) = config.network_timeout {
             wait = wait.min(t.saturating_sub(since_state));
         }
-        if session.last_client_state().is_none() {
-            wait = wait.min(NO_CLIENT_TIMEOUT.saturating_sub(since_state));
-        }
 
-        // 2. Poll.
-        let (sock_ready, pty_ready, sig_ready) = {
-            let mut fds = vec![
-                PollFd::new(socket.as_fd(), PollFlags::POLLIN),
-                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
-            ];
-            if !shutting_down {
-                fds.push(PollFd::new(pty.as_fd(), PollFlags::POLLIN));
-            }
-            let t = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
-            match poll(&mut fds, t) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(ServeError::Io(e.into())),
-            }
-            let ready = |f: &PollFd<'_>| {
-                f.revents().is_some_and(|r| {
-                    r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
-                })
-            };
-            (
-                ready(&fds[0]),
-                fds.get(2).is_some_and(ready),
-                ready(&fds[1]),
-            )
+        // Unbiased: a pty or terminal that is always readable must not starve the driver.
+        let wake = tokio::select! {
+            r = signals_readable.wait() => { r?; Wake::Signals }
+            r = pty_readable.wait(), if !shutting_down => { r?; Wake::Pty }
+            event = driver.next_event() => Wake::Event(event),
+            () = tokio::time::sleep(wait) => Wake::Tick,
         };
         let now = Instant::now();
         let mut shutdown: Option<ShutdownReason> = None;
 
-        // 4. Datagram.
-        if sock_ready {
-            match socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    if session.receive(now, from, &buf[..n]) && !child.is_released() {
+        match wake {
+            Wake::Event(Ok(event)) => match event {
+                HostEvent::FirstContact => {
+                    contacted = true;
+                    if !child.is_released() {
                         child.release(&pty)?;
                     }
-                    if let Some(size) = session.take_resize() {
-                        pty.set_window_size(size)?;
-                    }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    network_errors += 1;
-                    log::warn!("network error: {e}");
-                    if network_errors > 10 {
-                        std::thread::sleep(Duration::from_millis(100));
+                HostEvent::Resize(cols, rows) => pty.set_window_size(WindowSize { cols, rows })?,
+                HostEvent::PtyInput => {}
+                HostEvent::ClientAddress(addr) => log::info!("client at {addr}"),
+                HostEvent::ClientDetached => log::info!("client silent, detached"),
+                HostEvent::Closed(reason) => {
+                    log::info!("session closed: {reason:?}");
+                    if reason == CloseReason::TimedOut && !contacted {
+                        log::info!("No connection within 60 seconds.");
+                        break ServeEnd::NoClient;
                     }
+                    break ServeEnd::SessionFinished;
                 }
+            },
+            Wake::Event(Err(e)) => {
+                log::debug!("driver: {e}");
+                break ServeEnd::SessionFinished;
             }
-        }
-
-        // 5. Pty output.
-        if pty_ready && !session.shutdown_in_progress() {
-            match pty.read(&mut buf)? {
-                PtyRead::Data(n) => session.host_output(now, &buf[..n]),
+            Wake::Pty => match pty.read(&mut buf)? {
+                PtyRead::Data(n) => driver.endpoint_mut().host_output(now, &buf[..n]),
                 PtyRead::WouldBlock => {}
                 PtyRead::Closed => shutdown = Some(ShutdownReason::ApplicationExited),
+            },
+            Wake::Signals => {
+                for sig in signals.take() {
+                    match sig {
+                        SIGUSR1 if config.sigusr1_ends_session(since_state) => {
+                            log::info!(
+                                "SIGUSR1 after {} idle seconds, shutting down",
+                                since_state.as_secs()
+                            );
+                            shutdown = shutdown.or(Some(ShutdownReason::Idle));
+                        }
+                        SIGTERM | SIGINT => shutdown = Some(ShutdownReason::Signal),
+                        // SIGCHLD: the pty reports EOF/EIO once the slave side is closed; reap
+                        // here so no zombie lingers if something else holds the slave open.
+                        SIGCHLD => {
+                            let _ = child.try_wait();
+                        }
+                        _ => {}
+                    }
+                }
             }
+            Wake::Tick => {}
         }
 
-        // 6. Input for the application.
-        let input = session.take_pty_input();
+        // Input for the application (keystrokes, emulator replies).
+        let input = driver.endpoint_mut().take_pty_input();
         if !input.is_empty() && pty.write_all(&input).is_err() {
             shutdown = Some(ShutdownReason::ApplicationExited);
         }
 
-        let since_state =
-            now.saturating_duration_since(session.last_client_state().unwrap_or(start));
-        // 7. Network timeout.
+        // MOSH_SERVER_NETWORK_TMOUT.
+        let last_state = if contacted {
+            driver.endpoint().last_client_state()
+        } else {
+            start
+        };
+        let since_state = now.saturating_duration_since(last_state);
         if config.network_timed_out(since_state) {
             log::info!(
                 "No client state for {} seconds (MOSH_SERVER_NETWORK_TMOUT), shutting down",
@@ -366,54 +279,16 @@ pub fn serve<S: HostSession>(
             );
             shutdown = shutdown.or(Some(ShutdownReason::Idle));
         }
-        // 8/9. Signals.
-        if sig_ready {
-            for sig in signals.take() {
-                match sig {
-                    SIGUSR1 if config.sigusr1_ends_session(since_state) => {
-                        log::info!(
-                            "SIGUSR1 after {} idle seconds, shutting down",
-                            since_state.as_secs()
-                        );
-                        shutdown = shutdown.or(Some(ShutdownReason::Idle));
-                    }
-                    SIGTERM | SIGINT => shutdown = Some(ShutdownReason::Signal),
-                    // SIGCHLD: the pty reports EOF/EIO once the slave side is closed; reap
-                    // here so no zombie lingers if something else holds the slave open.
-                    SIGCHLD => {
-                        let _ = child.try_wait();
-                    }
-                    _ => {}
-                }
-            }
-        }
         if let Some(reason) = shutdown {
-            if session.has_remote() && !session.shutdown_in_progress() {
-                session.start_shutdown(now);
+            let session = driver.endpoint_mut();
+            if session.remote_address().is_some() && !session.shutdown_in_progress() {
+                session.close(now);
             } else {
                 break ServeEnd::Immediate(reason);
             }
         }
-
-        // 10. Finished?
-        if session.finished(now) {
-            break ServeEnd::SessionFinished;
-        }
-
-        // 13. Nobody ever connected.
-        if session.last_client_state().is_none() && since_state >= NO_CLIENT_TIMEOUT {
-            log::info!("No connection within 60 seconds.");
-            break ServeEnd::NoClient;
-        }
-
-        // 14. Send what is due.
-        while let Some((to, datagram)) = session.poll_transmit(now) {
-            if let Err(e) = socket.send_to(&datagram, to) {
-                log::warn!("send to {to}: {e}");
-                break;
-            }
-        }
     };
+    drop(driver);
     Ok((
         end,
         ServeParts {

@@ -226,9 +226,15 @@ impl ClientSession {
         &self.conn
     }
 
-    /// The underlying connection, mutably (for a driver's MTU and send-error handling).
-    pub fn connection_mut(&mut self) -> &mut Connection<UserStream, HostState> {
-        &mut self.conn
+    /// A send failed because the address or route vanished (the driver's call): the same as
+    /// [`ClientSession::network_changed`].
+    pub fn send_failed(&mut self, now: Instant) {
+        self.network_changed(now);
+    }
+
+    /// A send failed with `EMSGSIZE` (the driver's call): use the conservative MTU.
+    pub fn mtu_too_big(&mut self) {
+        self.conn.mtu_too_big();
     }
 
     /// Keystrokes (raw terminal input bytes, e.g. from [`crate::keys::encode`]).
@@ -322,7 +328,7 @@ impl ClientSession {
         if self.closed.is_some() {
             return None;
         }
-        let mut next = self.conn.poll_timeout();
+        let mut next = self.conn.poll_timeout(now);
         let mut consider = |d: Option<Duration>| {
             if let Some(d) = d {
                 let t = now + d;

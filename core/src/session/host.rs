@@ -30,6 +30,9 @@ pub enum HostEvent {
     ClientDetached,
     /// Set the pty's window size (columns, rows).
     Resize(u16, u16),
+    /// Bytes for the application are waiting: write [`HostSession::take_pty_input`] into
+    /// the pty. (Once per batch: it comes again only after the bytes were taken.)
+    PtyInput,
     /// The session is over; drain [`HostSession::poll_transmit`] once more and exit.
     Closed(CloseReason),
 }
@@ -47,6 +50,8 @@ pub struct HostSession {
     input_history: VecDeque<(u64, Instant)>,
     pty_input: Vec<u8>,
     events: VecDeque<HostEvent>,
+    /// A [`HostEvent::PtyInput`] is queued or was delivered and the bytes not yet taken.
+    input_announced: bool,
     contacted: bool,
     last_client_state: Instant,
 }
@@ -79,6 +84,7 @@ impl HostSession {
             input_history: VecDeque::new(),
             pty_input: Vec::new(),
             events: VecDeque::new(),
+            input_announced: false,
             contacted: false,
             last_client_state: now,
         })
@@ -94,9 +100,14 @@ impl HostSession {
         &self.conn
     }
 
-    /// The underlying connection, mutably (for a driver's MTU handling).
-    pub fn connection_mut(&mut self) -> &mut Connection<HostState, UserStream> {
-        &mut self.conn
+    /// A send failed with `EMSGSIZE` (the driver's call): use the conservative MTU.
+    pub fn mtu_too_big(&mut self) {
+        self.conn.mtu_too_big();
+    }
+
+    /// Whether the shutdown handshake is under way.
+    pub fn shutdown_in_progress(&self) -> bool {
+        self.conn.shutdown_in_progress()
     }
 
     /// Counters.
@@ -124,8 +135,19 @@ impl HostSession {
             t.feed(bytes);
             replies = t.take_replies();
         });
-        self.pty_input.extend(replies);
+        self.queue_pty_input(&replies);
         self.update_echo_ack(now);
+    }
+
+    fn queue_pty_input(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.pty_input.extend_from_slice(bytes);
+        if !self.input_announced {
+            self.input_announced = true;
+            self.events.push_back(HostEvent::PtyInput);
+        }
     }
 
     /// A deadline from [`HostSession::poll_timeout`] was reached.
@@ -149,6 +171,7 @@ impl HostSession {
 
     /// Bytes to write to the application (translated keystrokes and query answers).
     pub fn take_pty_input(&mut self) -> Vec<u8> {
+        self.input_announced = false;
         std::mem::take(&mut self.pty_input)
     }
 
@@ -164,9 +187,10 @@ impl HostSession {
         t
     }
 
-    /// When [`HostSession::handle_timeout`] must next be called.
-    pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let conn = self.conn.poll_timeout();
+    /// When [`HostSession::handle_timeout`] must next be called (`now`: see
+    /// [`Connection::poll_timeout`]).
+    pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        let conn = self.conn.poll_timeout(now);
         // The second entry's echo window closes next (the first is the current echo ack).
         let echo = self.input_history.get(1).map(|&(_, t)| t + ECHO_TIMEOUT);
         match (conn, echo) {
@@ -231,7 +255,7 @@ impl HostSession {
         self.conn.modify_local(now, |s| {
             out = s.terminal_mut().translate_user_input(keys);
         });
-        self.pty_input.extend(out);
+        self.queue_pty_input(&out);
         keys.clear();
     }
 

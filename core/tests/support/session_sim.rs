@@ -428,7 +428,7 @@ impl SessionSim {
             let next = [
                 self.net.next_arrival().unwrap_or(u64::MAX),
                 to_ms(self.client.poll_timeout(now), self.base),
-                to_ms(self.host.poll_timeout(), self.base),
+                to_ms(self.host.poll_timeout(now), self.base),
             ]
             .into_iter()
             .min()
