@@ -218,7 +218,32 @@ pub struct Terminal {
     pending: Vec<char>,
     /// The parser is in the ground state with no partial UTF-8 sequence.
     ground: bool,
+    /// An incomplete UTF-8 sequence that ended the previous [`Terminal::feed`], held back so
+    /// the parser never has to join a character across two calls: `vte` 0.15.0 loses the
+    /// character after such a joined one when more non-ASCII follows in the same call (it
+    /// counts every valid byte it copied, not just the joined character's). Nothing can be
+    /// printed before the sequence is complete, so holding it changes no result.
+    utf8_tail: Vec<u8>,
     input: UserInput,
+}
+
+/// Length of an incomplete (so far valid) UTF-8 sequence at the end of `bytes`, or 0.
+fn incomplete_utf8_suffix(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=3.min(n) {
+        let b = bytes[n - back];
+        if (0x80..0xc0).contains(&b) {
+            continue; // a continuation byte: look further back for the lead
+        }
+        let need = match b {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            _ => return 0,
+        };
+        return if back < need { back } else { 0 };
+    }
+    0
 }
 
 impl std::fmt::Debug for Terminal {
@@ -238,6 +263,7 @@ impl Clone for Terminal {
             replies: self.replies.clone(),
             pending: Vec::new(),
             ground: true,
+            utf8_tail: Vec::new(),
             input: self.input,
         }
     }
@@ -258,6 +284,7 @@ impl Terminal {
             replies: Vec::new(),
             pending: Vec::new(),
             ground: true,
+            utf8_tail: Vec::new(),
             input: UserInput::default(),
         }
     }
@@ -265,6 +292,18 @@ impl Terminal {
     /// Feeds output of the application (server side) or a diff (client side). Never fails:
     /// malformed input is handled like upstream (U+FFFD, ignored sequences).
     pub fn feed(&mut self, bytes: &[u8]) {
+        let joined;
+        let bytes = if self.utf8_tail.is_empty() {
+            bytes
+        } else {
+            let mut v = std::mem::take(&mut self.utf8_tail);
+            v.extend_from_slice(bytes);
+            joined = v;
+            &joined[..]
+        };
+        let keep = incomplete_utf8_suffix(bytes);
+        let (bytes, later) = bytes.split_at(bytes.len() - keep);
+        self.utf8_tail = later.to_vec();
         let Terminal {
             parser,
             filter,
@@ -338,6 +377,7 @@ impl Terminal {
     /// Drops any partially received escape sequence or UTF-8 character.
     pub fn reset_input(&mut self) {
         self.parser = vte::Parser::new();
+        self.utf8_tail.clear();
         self.filter = PreFilter::default();
         self.ground = true;
     }
@@ -355,6 +395,40 @@ impl Terminal {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_character_split_across_feeds_loses_nothing_after_it() {
+        // "é" U+0308 U+0323 "e" U+0301 "x", cut inside U+0323 (found by the chunking
+        // proptest): vte alone drops the "e".
+        let s = b"\xc3\xa9\xcc\x88\xcc\xa3e\xcc\x81x";
+        let mut whole = Terminal::new(10, 2).unwrap();
+        whole.feed(s);
+        assert_eq!(
+            whole.framebuffer().row_text(0),
+            "\u{e9}\u{308}\u{323}e\u{301}x"
+        );
+        for cut in 0..=s.len() {
+            let mut split = Terminal::new(10, 2).unwrap();
+            split.feed(&s[..cut]);
+            split.feed(&s[cut..]);
+            assert!(split.framebuffer() == whole.framebuffer(), "cut {cut}");
+        }
+        // Byte by byte, and an incomplete character that never completes prints nothing.
+        let mut t = Terminal::new(10, 2).unwrap();
+        for b in s {
+            t.feed(std::slice::from_ref(b));
+        }
+        assert!(t.framebuffer() == whole.framebuffer());
+        let mut t = Terminal::new(10, 2).unwrap();
+        t.feed(b"a\xe2\x82");
+        assert_eq!(t.framebuffer().row_text(0), "a");
+        t.feed(b"\xac");
+        assert_eq!(t.framebuffer().row_text(0), "a\u{20ac}");
+        assert_eq!(incomplete_utf8_suffix(b"a\xf0\x9f\x98"), 3);
+        assert_eq!(incomplete_utf8_suffix(b"a\xf0\x9f\x98\x80"), 0);
+        assert_eq!(incomplete_utf8_suffix(b"\x80\x80\x80"), 0);
+        assert_eq!(incomplete_utf8_suffix(b"\xff"), 0);
+    }
 
     #[test]
     fn prefilter_translates_utf8_c1() {
