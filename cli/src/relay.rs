@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use moshkit_core::transport::{RandomSource, SplitMix64};
+use moshkit_core::{RandomSource, SplitMix64};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// How the relay impairs traffic (both directions alike).

@@ -329,7 +329,7 @@ fn garbage_datagrams_leave_the_session_untouched() {
         24,
         moshkit_core::session::ClientConfig::default(),
         Instant::now(),
-        Box::new(moshkit_core::transport::SplitMix64::new(9)),
+        Box::new(moshkit_core::SplitMix64::new(9)),
     )
     .expect("session");
     fake.send_input(Instant::now(), b"rm -rf /tmp/nothing\r");
@@ -338,16 +338,16 @@ fn garbage_datagrams_leave_the_session_untouched() {
         .expect("datagram")
         .contents;
     let attacker = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let mut rng = moshkit_core::transport::SplitMix64::new(1234);
+    let mut rng = moshkit_core::SplitMix64::new(1234);
     let mut sent = 0;
     for i in 0..400usize {
         let mut d = if i % 2 == 0 {
             genuine.clone()
         } else {
             let mut len = [0u8; 2];
-            moshkit_core::transport::RandomSource::fill(&mut rng, &mut len);
+            moshkit_core::RandomSource::fill(&mut rng, &mut len);
             let mut v = vec![0u8; usize::from(u16::from_le_bytes(len)) % 1500];
-            moshkit_core::transport::RandomSource::fill(&mut rng, &mut v);
+            moshkit_core::RandomSource::fill(&mut rng, &mut v);
             v
         };
         if i % 2 == 0 {

@@ -19,7 +19,7 @@ use super::HostState;
 use super::screen::{Composed, CursorState, ScreenRow, changed_rows, compose, compose_frame};
 
 /// While connecting, the client wakes at least this often (stmclient.cc, §9.1).
-pub const CONNECTING_POLL: Duration = Duration::from_millis(250);
+pub(crate) const CONNECTING_POLL: Duration = Duration::from_millis(250);
 /// Bracketed-paste start marker, sent around pastes when the application enabled mode 2004.
 pub const PASTE_START: &[u8] = b"\x1b[200~";
 /// Bracketed-paste end marker.
