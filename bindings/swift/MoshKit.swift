@@ -3443,49 +3443,49 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_func_moshkit_version() != 2790) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_func_parse_prediction_mode() != 64678) {
+    if (uniffi_moshkit_checksum_func_parse_prediction_mode() != 33006) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_func_set_log_sink() != 36419) {
+    if (uniffi_moshkit_checksum_func_set_log_sink() != 6076) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_func_validate_session_key() != 17579) {
+    if (uniffi_moshkit_checksum_func_validate_session_key() != 36922) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_func_resolve_host() != 18122) {
+    if (uniffi_moshkit_checksum_func_resolve_host() != 30560) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_logsink_log() != 64130) {
+    if (uniffi_moshkit_checksum_method_logsink_log() != 48848) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_connection_state() != 27616) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_disconnect() != 49066) {
+    if (uniffi_moshkit_checksum_method_moshsession_disconnect() != 59869) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_is_closed() != 50745) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_network_changed() != 34349) {
+    if (uniffi_moshkit_checksum_method_moshsession_network_changed() != 36842) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_paste() != 35502) {
+    if (uniffi_moshkit_checksum_method_moshsession_paste() != 60372) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_pause() != 58949) {
+    if (uniffi_moshkit_checksum_method_moshsession_pause() != 50141) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_pull_changes() != 58451) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_resize() != 6446) {
+    if (uniffi_moshkit_checksum_method_moshsession_resize() != 37201) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_resume() != 61466) {
+    if (uniffi_moshkit_checksum_method_moshsession_resume() != 16357) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_send_input() != 7653) {
+    if (uniffi_moshkit_checksum_method_moshsession_send_input() != 54446) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_snapshot() != 27166) {
@@ -3512,7 +3512,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_sessionlistener_on_closed() != 46159) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 5761) {
+    if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 49315) {
         return InitializationResult.apiChecksumMismatch
     }
 

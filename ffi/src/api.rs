@@ -8,83 +8,9 @@ use std::sync::Arc;
 
 use moshkit_core::{crypto, keys, prediction};
 
+pub use crate::error::MoshKitError;
 use crate::logging;
-
-/// Errors returned by MoshKit calls.
-///
-/// More variants may be added: match with a default branch.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-#[non_exhaustive]
-pub enum MoshKitError {
-    /// The session key from `MOSH CONNECT <port> <key>` is malformed.
-    #[error("invalid session key: {reason}")]
-    InvalidKey {
-        /// Why the key was rejected (never contains the key itself).
-        reason: String,
-    },
-    /// A prediction mode name other than adaptive, always, never or experimental.
-    #[error("invalid prediction mode: {reason}")]
-    InvalidPredictionMode {
-        /// The rejected name and the accepted ones.
-        reason: String,
-    },
-    /// The log sink could not be installed (another `log` logger owns this process).
-    #[error("log sink unavailable: {reason}")]
-    LogSinkUnavailable {
-        /// Details.
-        reason: String,
-    },
-    /// The host is neither an IP address nor a host name, or the port is 0.
-    #[error("invalid address: {reason}")]
-    InvalidAddress {
-        /// Details.
-        reason: String,
-    },
-    /// The host name could not be resolved.
-    #[error("cannot resolve host: {reason}")]
-    ResolveFailed {
-        /// Details from the system resolver.
-        reason: String,
-    },
-    /// A window size of zero (or too large for the terminal).
-    #[error("invalid window size: {reason}")]
-    InvalidSize {
-        /// Details.
-        reason: String,
-    },
-    /// The session was closed (by `disconnect`, or it ended): no more input is accepted.
-    #[error("session closed")]
-    Closed,
-    /// MoshKit's runtime thread could not be started.
-    #[error("runtime unavailable: {reason}")]
-    Runtime {
-        /// Details.
-        reason: String,
-    },
-}
-
-impl MoshKitError {
-    /// The human-readable message (the same text as `Display`).
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl From<crypto::KeyError> for MoshKitError {
-    fn from(e: crypto::KeyError) -> Self {
-        MoshKitError::InvalidKey {
-            reason: e.to_string(),
-        }
-    }
-}
-
-impl From<prediction::UnknownPreference> for MoshKitError {
-    fn from(e: prediction::UnknownPreference) -> Self {
-        MoshKitError::InvalidPredictionMode {
-            reason: e.to_string(),
-        }
-    }
-}
+pub use crate::logging::{LogLevel, LogSink};
 
 /// A key on the keyboard (mirror of `moshkit_core::keys::NamedKey`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
@@ -218,31 +144,6 @@ impl From<PredictionMode> for prediction::DisplayPreference {
             PredictionMode::Experimental => prediction::DisplayPreference::Experimental,
         }
     }
-}
-
-/// Severity of a log record, most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, uniffi::Enum)]
-pub enum LogLevel {
-    /// Errors.
-    Error,
-    /// Warnings.
-    Warn,
-    /// Informational messages.
-    Info,
-    /// Debugging details.
-    Debug,
-    /// Very verbose tracing.
-    Trace,
-}
-
-/// Receives MoshKit's log records; implement it in Kotlin/Swift and forward to logcat / os_log.
-///
-/// Called from whichever thread logs, possibly concurrently: implementations must be
-/// thread-safe and must not block for long.
-#[uniffi::export(with_foreign)]
-pub trait LogSink: Send + Sync {
-    /// One log record. `target` names the Rust module that logged (e.g. `moshkit::ffi`).
-    fn log(&self, level: LogLevel, target: String, message: String);
 }
 
 /// The bytes a mosh client sends for `key` with `mods` (pass them to the session's input).

@@ -15,8 +15,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use moshkit_core::keys;
 
-use crate::api::{self, LogLevel, MoshKitError, PredictionMode};
-use crate::logging;
+use crate::api::{self, MoshKitError, PredictionMode};
+use crate::cstr;
+use crate::logging::{self, LogLevel, MoshkitLogCallback, MoshkitLogLevel};
 
 /// Result of a MoshKit C call. New codes may be added at the end in later versions.
 #[repr(u32)]
@@ -118,34 +119,6 @@ pub enum MoshkitPredictionMode {
     Experimental = 3,
 }
 
-/// Severity of a log record (the values of Rust's `log::Level`).
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum MoshkitLogLevel {
-    /// Errors.
-    Error = 1,
-    /// Warnings.
-    Warn = 2,
-    /// Informational messages.
-    Info = 3,
-    /// Debugging details.
-    Debug = 4,
-    /// Very verbose tracing.
-    Trace = 5,
-}
-
-/// Receives one log record: `target` names the module that logged, `message` is the text; both
-/// are NUL-terminated UTF-8 valid only during the call. Called from any thread, possibly
-/// concurrently; must not block for long and must not unwind (C++ exceptions, longjmp).
-pub type MoshkitLogCallback = Option<
-    unsafe extern "C" fn(
-        context: *mut c_void,
-        level: MoshkitLogLevel,
-        target: *const c_char,
-        message: *const c_char,
-    ),
->;
-
 /// A failed call: its status and the message for `moshkit_last_error_message`.
 #[derive(Debug)]
 pub(crate) struct CError {
@@ -193,11 +166,7 @@ thread_local! {
 }
 
 fn set_last_error(message: String) {
-    let message = CString::new(message).unwrap_or_else(|e| {
-        let mut bytes = e.into_vec();
-        bytes.retain(|&b| b != 0);
-        CString::new(bytes).unwrap_or_default()
-    });
+    let message = cstr::c_string_lossy(message);
     LAST_ERROR.with(|e| *e.borrow_mut() = Some(message));
 }
 
@@ -289,15 +258,9 @@ pub unsafe extern "C" fn moshkit_last_error_message_copy(
                 return 0;
             };
             let bytes = msg.as_bytes();
-            if !buf.is_null() && capacity > 0 {
-                let n = bytes.len().min(capacity - 1);
-                // SAFETY: buf is valid for `capacity` > n bytes; `bytes` is a distinct Rust
-                // allocation, so the ranges do not overlap.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
-                    *buf.add(n) = 0;
-                }
-            }
+            // SAFETY: buf is NULL or valid for `capacity` bytes (caller contract); `bytes` is a
+            // distinct Rust allocation, so the ranges do not overlap.
+            unsafe { cstr::copy_nul_terminated(bytes, buf, capacity) };
             bytes.len()
         })
     }))
@@ -351,37 +314,119 @@ pub unsafe extern "C" fn moshkit_parse_prediction_mode(
 }
 
 fn key_from_c(kind: u32, value: u32) -> Result<keys::NamedKey, CError> {
+    use MoshkitKeyKind as C;
     use keys::NamedKey as K;
-    Ok(match kind {
-        0 => K::Char(char::from_u32(value).ok_or_else(|| {
+    Ok(match MoshkitKeyKind::try_from(kind)? {
+        C::Char => K::Char(char::from_u32(value).ok_or_else(|| {
             CError::new(
                 MoshkitStatus::InvalidArgument,
                 format!("value {value:#x} is not a Unicode scalar value"),
             )
         })?),
-        1 => K::Enter,
-        2 => K::Tab,
-        3 => K::Backspace,
-        4 => K::Escape,
-        5 => K::Up,
-        6 => K::Down,
-        7 => K::Right,
-        8 => K::Left,
-        9 => K::Home,
-        10 => K::End,
-        11 => K::PageUp,
-        12 => K::PageDown,
-        13 => K::Insert,
-        14 => K::Delete,
+        C::Enter => K::Enter,
+        C::Tab => K::Tab,
+        C::Backspace => K::Backspace,
+        C::Escape => K::Escape,
+        C::Up => K::Up,
+        C::Down => K::Down,
+        C::Right => K::Right,
+        C::Left => K::Left,
+        C::Home => K::Home,
+        C::End => K::End,
+        C::PageUp => K::PageUp,
+        C::PageDown => K::PageDown,
+        C::Insert => K::Insert,
+        C::Delete => K::Delete,
         // Numbers outside 1..=20 have no encoding; 0 stands for all of them.
-        15 => K::F(u8::try_from(value).unwrap_or(0)),
-        other => {
-            return Err(CError::new(
-                MoshkitStatus::InvalidArgument,
-                format!("unknown key kind {other}"),
-            ));
-        }
+        C::Function => K::F(u8::try_from(value).unwrap_or(0)),
     })
+}
+
+/// A number that is none of a C enum's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {name} {value}")]
+pub struct UnknownCValue {
+    /// What the number stands for ("key kind", "log level", ...).
+    pub name: &'static str,
+    /// The number received.
+    pub value: u32,
+}
+
+impl From<UnknownCValue> for CError {
+    fn from(e: UnknownCValue) -> CError {
+        CError::new(MoshkitStatus::InvalidArgument, e.to_string())
+    }
+}
+
+/// `TryFrom<u32>` for a `#[repr(u32)]` C enum, listing its variants once (an unknown value
+/// becomes `MOSHKIT_STATUS_INVALID_ARGUMENT` at the boundary).
+macro_rules! c_enum_from_u32 {
+    ($ty:ident, $name:literal { $($variant:ident),* $(,)? }) => {
+        impl TryFrom<u32> for $ty {
+            type Error = UnknownCValue;
+            fn try_from(value: u32) -> Result<Self, UnknownCValue> {
+                $(if value == $ty::$variant as u32 {
+                    return Ok($ty::$variant);
+                })*
+                Err(UnknownCValue { name: $name, value })
+            }
+        }
+    };
+}
+
+c_enum_from_u32!(MoshkitKeyKind, "key kind" {
+    Char,
+    Enter,
+    Tab,
+    Backspace,
+    Escape,
+    Up,
+    Down,
+    Right,
+    Left,
+    Home,
+    End,
+    PageUp,
+    PageDown,
+    Insert,
+    Delete,
+    Function,
+});
+c_enum_from_u32!(MoshkitPredictionMode, "prediction mode" {
+    Adaptive,
+    Always,
+    Never,
+    Experimental
+});
+c_enum_from_u32!(MoshkitLogLevel, "log level" {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace
+});
+
+impl From<MoshkitPredictionMode> for PredictionMode {
+    fn from(m: MoshkitPredictionMode) -> Self {
+        match m {
+            MoshkitPredictionMode::Adaptive => PredictionMode::Adaptive,
+            MoshkitPredictionMode::Always => PredictionMode::Always,
+            MoshkitPredictionMode::Never => PredictionMode::Never,
+            MoshkitPredictionMode::Experimental => PredictionMode::Experimental,
+        }
+    }
+}
+
+impl From<MoshkitLogLevel> for LogLevel {
+    fn from(l: MoshkitLogLevel) -> Self {
+        match l {
+            MoshkitLogLevel::Error => LogLevel::Error,
+            MoshkitLogLevel::Warn => LogLevel::Warn,
+            MoshkitLogLevel::Info => LogLevel::Info,
+            MoshkitLogLevel::Debug => LogLevel::Debug,
+            MoshkitLogLevel::Trace => LogLevel::Trace,
+        }
+    }
 }
 
 /// Encodes a key as the bytes a mosh client sends (no terminfo needed).
@@ -444,7 +489,7 @@ pub unsafe extern "C" fn moshkit_encode_key(
             }
             // SAFETY: buf is valid for `capacity` >= bytes.len() bytes and cannot overlap the
             // freshly allocated `bytes`.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
+            unsafe { cstr::copy_exact(&bytes, buf) };
         }
         // SAFETY: as above, valid for writing.
         unsafe { len.write(bytes.len()) };
@@ -472,33 +517,9 @@ pub unsafe extern "C" fn moshkit_set_log_callback(
             logging::clear();
             return Ok(());
         };
-        let level = match max_level {
-            1 => LogLevel::Error,
-            2 => LogLevel::Warn,
-            3 => LogLevel::Info,
-            4 => LogLevel::Debug,
-            5 => LogLevel::Trace,
-            other => {
-                return Err(CError::new(
-                    MoshkitStatus::InvalidArgument,
-                    format!("unknown log level {other} (expected 1..=5)"),
-                ));
-            }
-        };
+        let level = LogLevel::from(MoshkitLogLevel::try_from(max_level)?);
         logging::install(sink, level).map_err(CError::from)
     })
-}
-
-impl From<log::Level> for MoshkitLogLevel {
-    fn from(l: log::Level) -> Self {
-        match l {
-            log::Level::Error => MoshkitLogLevel::Error,
-            log::Level::Warn => MoshkitLogLevel::Warn,
-            log::Level::Info => MoshkitLogLevel::Info,
-            log::Level::Debug => MoshkitLogLevel::Debug,
-            log::Level::Trace => MoshkitLogLevel::Trace,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::api::{MoshKitError, PredictionMode};
 use crate::c_api::{CError, MoshkitPredictionMode, MoshkitStatus, call, null_error, str_arg};
+use crate::cstr::{c_string_lossy, copy_nul_terminated};
 use crate::handles::HandleRegistry;
 use crate::session::{
     CellColor, CloseReason, ConnectionState, MoshSession, ScreenUpdate, SessionListener,
@@ -179,10 +180,6 @@ unsafe impl Send for CListener {}
 // SAFETY: as above; MoshKit calls the callbacks from one thread at a time.
 unsafe impl Sync for CListener {}
 
-fn c_string(s: &str) -> CString {
-    CString::new(s.replace('\0', "")).unwrap_or_default()
-}
-
 impl SessionListener for CListener {
     fn on_screen_changed(&self) {
         if let Some(f) = self.0.on_screen_changed {
@@ -205,14 +202,14 @@ impl SessionListener for CListener {
     }
     fn on_title(&self, title: String) {
         if let Some(f) = self.0.on_title {
-            let title = c_string(&title);
+            let title = c_string_lossy(title);
             // SAFETY: as above; the string lives until the call returns.
             unsafe { f(self.0.context, title.as_ptr()) };
         }
     }
     fn on_clipboard(&self, text: String) {
         if let Some(f) = self.0.on_clipboard {
-            let text = c_string(&text);
+            let text = c_string_lossy(text);
             // SAFETY: as above; the string lives until the call returns.
             unsafe { f(self.0.context, text.as_ptr()) };
         }
@@ -270,22 +267,10 @@ impl From<CellColor> for MoshkitColor {
     }
 }
 
-/// Attribute bit of MoshkitCell.attrs: bold.
-pub const MOSHKIT_ATTR_BOLD: u8 = 1;
-/// Attribute bit: faint.
-pub const MOSHKIT_ATTR_FAINT: u8 = 2;
-/// Attribute bit: italic.
-pub const MOSHKIT_ATTR_ITALIC: u8 = 4;
-/// Attribute bit: underline (also marks unconfirmed predictions on a slow link).
-pub const MOSHKIT_ATTR_UNDERLINE: u8 = 8;
-/// Attribute bit: blink.
-pub const MOSHKIT_ATTR_BLINK: u8 = 16;
-/// Attribute bit: inverse video.
-pub const MOSHKIT_ATTR_INVERSE: u8 = 32;
-/// Attribute bit: invisible.
-pub const MOSHKIT_ATTR_INVISIBLE: u8 = 64;
-/// Attribute bit: strikeout.
-pub const MOSHKIT_ATTR_STRIKEOUT: u8 = 128;
+pub use crate::attrs::{
+    MOSHKIT_ATTR_BLINK, MOSHKIT_ATTR_BOLD, MOSHKIT_ATTR_FAINT, MOSHKIT_ATTR_INVERSE,
+    MOSHKIT_ATTR_INVISIBLE, MOSHKIT_ATTR_ITALIC, MOSHKIT_ATTR_STRIKEOUT, MOSHKIT_ATTR_UNDERLINE,
+};
 
 /// One cell of a screen update.
 #[repr(C)]
@@ -368,10 +353,15 @@ impl CScreen {
             texts: update
                 .changed_rows
                 .iter()
-                .map(|r| r.cells.iter().map(|c| c_string(&c.text)).collect())
+                .map(|r| {
+                    r.cells
+                        .iter()
+                        .map(|c| c_string_lossy(c.text.as_str()))
+                        .collect()
+                })
                 .collect(),
-            title: c_string(&update.title),
-            notification: update.notification.as_deref().map(c_string),
+            title: c_string_lossy(update.title.as_str()),
+            notification: update.notification.as_deref().map(c_string_lossy),
             update,
         }
     }
@@ -434,18 +424,7 @@ pub unsafe extern "C" fn moshkit_session_connect(
         if out.is_null() {
             return Err(null_error("out"));
         }
-        let prediction = match prediction {
-            p if p == MoshkitPredictionMode::Adaptive as u32 => PredictionMode::Adaptive,
-            p if p == MoshkitPredictionMode::Always as u32 => PredictionMode::Always,
-            p if p == MoshkitPredictionMode::Never as u32 => PredictionMode::Never,
-            p if p == MoshkitPredictionMode::Experimental as u32 => PredictionMode::Experimental,
-            other => {
-                return Err(CError::new(
-                    MoshkitStatus::InvalidArgument,
-                    format!("unknown prediction mode {other}"),
-                ));
-            }
-        };
+        let prediction = PredictionMode::from(MoshkitPredictionMode::try_from(prediction)?);
         let callbacks = read_callbacks(callbacks)?;
         let session = MoshSession::open(
             host,
@@ -807,14 +786,9 @@ pub unsafe extern "C" fn moshkit_screen_row_text(
             // SAFETY: forwarded caller contract.
             unsafe { len.write(bytes.len()) };
         }
-        if capacity > 0 {
-            let n = bytes.len().min(capacity - 1);
-            // SAFETY: buf is valid for `capacity` > n bytes and cannot overlap `bytes`.
-            unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
-                *buf.add(n) = 0;
-            }
-        }
+        // SAFETY: buf is NULL only with capacity 0 (checked above), else valid for `capacity`
+        // bytes, and cannot overlap the fresh `bytes`.
+        unsafe { copy_nul_terminated(bytes, buf, capacity) };
         if bytes.len() >= capacity {
             return Err(CError::new(
                 MoshkitStatus::BufferTooSmall,
@@ -850,33 +824,6 @@ mod tests {
             )
         };
         (st, out)
-    }
-
-    #[test]
-    fn attr_bits_match_the_uniffi_ones() {
-        use crate::session as u;
-        assert_eq!(
-            [
-                MOSHKIT_ATTR_BOLD,
-                MOSHKIT_ATTR_FAINT,
-                MOSHKIT_ATTR_ITALIC,
-                MOSHKIT_ATTR_UNDERLINE,
-                MOSHKIT_ATTR_BLINK,
-                MOSHKIT_ATTR_INVERSE,
-                MOSHKIT_ATTR_INVISIBLE,
-                MOSHKIT_ATTR_STRIKEOUT
-            ],
-            [
-                u::ATTR_BOLD,
-                u::ATTR_FAINT,
-                u::ATTR_ITALIC,
-                u::ATTR_UNDERLINE,
-                u::ATTR_BLINK,
-                u::ATTR_INVERSE,
-                u::ATTR_INVISIBLE,
-                u::ATTR_STRIKEOUT
-            ]
-        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! * [`c_api`]: the C ABI (`moshkit_*` functions, status codes, thread-local last error),
 //!   described by the cbindgen-generated `include/moshkit.h`.
 //! * [`c_session`]: the session part of the C ABI (`moshkit_session_*`, `moshkit_screen_*`).
-//! * [`logging`]: routes the `log` facade used by moshkit to the app's sink (logcat, os_log,
+//! * [`error`]: [`MoshKitError`], the error of every call; [`attrs`]: the cell attribute bits
+//!   of every surface; `cstr`: the C string and buffer helpers.
+//! * [`logging`]: the log types ([`LogLevel`], [`LogSink`], the C callback) and the router: routes the `log` facade used by moshkit to the app's sink (logcat, os_log,
 //!   a C callback); nothing is ever printed to stdout or stderr.
 //! * [`handles`]: a generation-checked handle registry for the opaque objects (`MoshkitSession *`,
 //!   `MoshkitScreen *`), so that use-after-free and double-free are detected, not UB.
@@ -16,13 +18,17 @@
 //!   drives all sessions.
 
 pub mod api;
+pub mod attrs;
 pub mod c_api;
 pub mod c_session;
+mod cstr;
+pub mod error;
 pub mod handles;
 pub mod logging;
 pub mod session;
 
 pub use api::*;
+pub use error::MoshKitError;
 pub use session::*;
 
 uniffi::setup_scaffolding!("moshkit");

@@ -7,12 +7,77 @@
 //! fails with [`MoshKitError::LogSinkUnavailable`] and that logger keeps receiving the records.
 
 use std::cell::Cell;
-use std::ffi::{CString, c_void};
+use std::ffi::{c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use crate::api::{LogLevel, LogSink, MoshKitError};
-use crate::c_api::{MoshkitLogCallback, MoshkitLogLevel};
+use crate::cstr::c_string_lossy;
+use crate::error::MoshKitError;
+
+/// Severity of a log record, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, uniffi::Enum)]
+pub enum LogLevel {
+    /// Errors.
+    Error,
+    /// Warnings.
+    Warn,
+    /// Informational messages.
+    Info,
+    /// Debugging details.
+    Debug,
+    /// Very verbose tracing.
+    Trace,
+}
+
+/// Receives MoshKit's log records; implement it in Kotlin/Swift and forward to logcat / os_log.
+///
+/// Called from whichever thread logs, possibly concurrently: implementations must be
+/// thread-safe and must not block for long.
+#[uniffi::export(with_foreign)]
+pub trait LogSink: Send + Sync {
+    /// One log record. `target` names the Rust module that logged (e.g. `moshkit::ffi`).
+    fn log(&self, level: LogLevel, target: String, message: String);
+}
+
+/// Severity of a log record (the values of Rust's `log::Level`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MoshkitLogLevel {
+    /// Errors.
+    Error = 1,
+    /// Warnings.
+    Warn = 2,
+    /// Informational messages.
+    Info = 3,
+    /// Debugging details.
+    Debug = 4,
+    /// Very verbose tracing.
+    Trace = 5,
+}
+
+/// Receives one log record: `target` names the module that logged, `message` is the text; both
+/// are NUL-terminated UTF-8 valid only during the call. Called from any thread, possibly
+/// concurrently; must not block for long and must not unwind (C++ exceptions, longjmp).
+pub type MoshkitLogCallback = Option<
+    unsafe extern "C" fn(
+        context: *mut c_void,
+        level: MoshkitLogLevel,
+        target: *const c_char,
+        message: *const c_char,
+    ),
+>;
+
+impl From<log::Level> for MoshkitLogLevel {
+    fn from(l: log::Level) -> Self {
+        match l {
+            log::Level::Error => MoshkitLogLevel::Error,
+            log::Level::Warn => MoshkitLogLevel::Warn,
+            log::Level::Info => MoshkitLogLevel::Info,
+            log::Level::Debug => MoshkitLogLevel::Debug,
+            log::Level::Trace => MoshkitLogLevel::Trace,
+        }
+    }
+}
 
 /// Where log records go.
 pub(crate) enum Sink {
@@ -62,15 +127,6 @@ impl Sink {
             }
         }
     }
-}
-
-/// A C string from `s`, dropping interior NULs (which C cannot represent).
-fn c_string_lossy(s: String) -> CString {
-    CString::new(s).unwrap_or_else(|e| {
-        let mut bytes = e.into_vec();
-        bytes.retain(|&b| b != 0);
-        CString::new(bytes).unwrap_or_default()
-    })
 }
 
 static SINK: RwLock<Option<Arc<Sink>>> = RwLock::new(None);

@@ -27,6 +27,7 @@ use moshkit_core::terminal;
 use tokio::sync::Notify;
 
 use crate::api::{MoshKitError, PredictionMode};
+use crate::attrs::attr_bits;
 
 /// How long `connect` waits for a host name to resolve.
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -133,41 +134,6 @@ impl From<terminal::Color> for CellColor {
             terminal::Color::Rgb(r, g, b) => CellColor::Rgb { r, g, b },
         }
     }
-}
-
-/// Attribute bit of [`Cell::attrs`]: bold.
-pub const ATTR_BOLD: u8 = 1;
-/// Attribute bit: faint.
-pub const ATTR_FAINT: u8 = 2;
-/// Attribute bit: italic.
-pub const ATTR_ITALIC: u8 = 4;
-/// Attribute bit: underline (also marks unconfirmed predictions on a slow link).
-pub const ATTR_UNDERLINE: u8 = 8;
-/// Attribute bit: blink.
-pub const ATTR_BLINK: u8 = 16;
-/// Attribute bit: inverse video (swap fg and bg).
-pub const ATTR_INVERSE: u8 = 32;
-/// Attribute bit: invisible.
-pub const ATTR_INVISIBLE: u8 = 64;
-/// Attribute bit: strikeout.
-pub const ATTR_STRIKEOUT: u8 = 128;
-
-/// The attribute bits of `a` (the `ATTR_*` values).
-pub fn attr_bits(a: terminal::Attrs) -> u8 {
-    use terminal::Attrs as A;
-    [
-        (A::BOLD, ATTR_BOLD),
-        (A::FAINT, ATTR_FAINT),
-        (A::ITALIC, ATTR_ITALIC),
-        (A::UNDERLINE, ATTR_UNDERLINE),
-        (A::BLINK, ATTR_BLINK),
-        (A::INVERSE, ATTR_INVERSE),
-        (A::INVISIBLE, ATTR_INVISIBLE),
-        (A::STRIKEOUT, ATTR_STRIKEOUT),
-    ]
-    .into_iter()
-    .filter(|(flag, _)| a.contains(*flag))
-    .fold(0, |bits, (_, bit)| bits | bit)
 }
 
 /// One cell of the screen.
@@ -862,10 +828,11 @@ mod tests {
 
     #[test]
     fn attrs() {
+        use crate::attrs::*;
         use terminal::Attrs;
         assert_eq!(attr_bits(Attrs::empty()), 0);
-        assert_eq!(attr_bits(Attrs::BOLD), ATTR_BOLD);
-        assert_eq!(attr_bits(Attrs::STRIKEOUT), ATTR_STRIKEOUT);
-        assert_eq!(attr_bits(Attrs::INVERSE), ATTR_INVERSE);
+        assert_eq!(attr_bits(Attrs::BOLD), MOSHKIT_ATTR_BOLD);
+        assert_eq!(attr_bits(Attrs::STRIKEOUT), MOSHKIT_ATTR_STRIKEOUT);
+        assert_eq!(attr_bits(Attrs::FAINT), MOSHKIT_ATTR_FAINT);
     }
 }

@@ -82,6 +82,8 @@ fn gen_into(out: &Path) -> Result<()> {
         .with_config(config)
         .with_src(root.join("ffi/src/c_api.rs"))
         .with_src(root.join("ffi/src/c_session.rs"))
+        .with_src(root.join("ffi/src/attrs.rs"))
+        .with_src(root.join("ffi/src/logging.rs"))
         .generate()
         .map_err(|e| format!("cbindgen: {e}"))?
         .write_to_file(&header);

@@ -1030,49 +1030,49 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_func_moshkit_version() and 0xFFFF) != 2790) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_func_parse_prediction_mode() and 0xFFFF) != 64678) {
+    if ((lib.uniffi_moshkit_checksum_func_parse_prediction_mode() and 0xFFFF) != 33006) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_func_set_log_sink() and 0xFFFF) != 36419) {
+    if ((lib.uniffi_moshkit_checksum_func_set_log_sink() and 0xFFFF) != 6076) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_func_validate_session_key() and 0xFFFF) != 17579) {
+    if ((lib.uniffi_moshkit_checksum_func_validate_session_key() and 0xFFFF) != 36922) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_func_resolve_host() and 0xFFFF) != 18122) {
+    if ((lib.uniffi_moshkit_checksum_func_resolve_host() and 0xFFFF) != 30560) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_logsink_log() and 0xFFFF) != 64130) {
+    if ((lib.uniffi_moshkit_checksum_method_logsink_log() and 0xFFFF) != 48848) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_connection_state() and 0xFFFF) != 27616) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_disconnect() and 0xFFFF) != 49066) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_disconnect() and 0xFFFF) != 59869) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_is_closed() and 0xFFFF) != 50745) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_network_changed() and 0xFFFF) != 34349) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_network_changed() and 0xFFFF) != 36842) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_paste() and 0xFFFF) != 35502) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_paste() and 0xFFFF) != 60372) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_pause() and 0xFFFF) != 58949) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_pause() and 0xFFFF) != 50141) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_pull_changes() and 0xFFFF) != 58451) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_resize() and 0xFFFF) != 6446) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_resize() and 0xFFFF) != 37201) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_resume() and 0xFFFF) != 61466) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_resume() and 0xFFFF) != 16357) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_send_input() and 0xFFFF) != 7653) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_send_input() and 0xFFFF) != 54446) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_snapshot() and 0xFFFF) != 27166) {
@@ -1099,7 +1099,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_closed() and 0xFFFF) != 46159) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 5761) {
+    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 49315) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
