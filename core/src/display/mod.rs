@@ -208,7 +208,7 @@ impl<'a> Writer<'a> {
         // 7. The receiver's rows (after a clear: blank default rows).
         let height = f.height();
         let mut old: Vec<OldRow<'a>> = if initialized {
-            last.rows.iter().map(OldRow::Last).collect()
+            last.shared_rows().iter().map(OldRow::Last).collect()
         } else {
             vec![OldRow::Blank; height]
         };
@@ -295,7 +295,7 @@ impl<'a> Writer<'a> {
 
     /// Whether new row `y` is old row `old_y` moved (same generation and contents).
     fn same_row(&self, y: usize, old: OldRow<'_>, last: &Framebuffer) -> bool {
-        let (Some(new_row), OldRow::Last(old_row)) = (self.f.rows.get(y), old) else {
+        let (Some(new_row), OldRow::Last(old_row)) = (self.f.shared_rows().get(y), old) else {
             return false;
         };
         Arc::ptr_eq(new_row, old_row)
@@ -356,7 +356,7 @@ impl<'a> Writer<'a> {
         initialized: bool,
     ) -> bool {
         let f = self.f;
-        let Some(row) = f.rows.get(y) else {
+        let Some(row) = f.shared_rows().get(y) else {
             return false;
         };
         let width = f.width();

@@ -181,7 +181,7 @@ pub(super) enum GraphemeTarget {
 /// Icon name, tab stops, margins, origin/insert/autowrap and DECCKM are not compared.
 #[derive(Clone, Debug)]
 pub struct Framebuffer {
-    pub(crate) rows: Vec<Arc<Row>>,
+    pub(super) rows: Vec<Arc<Row>>,
     pub(super) width: usize,
     pub(super) height: usize,
     pub(super) cursor: Point,
@@ -277,6 +277,12 @@ impl Framebuffer {
     /// All rows, top to bottom.
     pub fn rows(&self) -> impl ExactSizeIterator<Item = &Row> {
         self.rows.iter().map(|r| &**r)
+    }
+
+    /// The rows as shared (copy-on-write) handles: the frame differ compares them by pointer
+    /// to find rows that did not change or only moved.
+    pub(crate) fn shared_rows(&self) -> &[Arc<Row>] {
+        &self.rows
     }
     /// The cell at `p`, if on screen.
     pub fn cell(&self, p: Point) -> Option<&Cell> {
