@@ -6,6 +6,9 @@
 //!
 //! Nothing in this crate opens a socket, starts a thread or reads the clock: callers feed bytes
 //! and an [`std::time::Instant`] in and get datagrams, deadlines and screen changes out.
+//!
+//! Citations like `§6.3` in this crate's documentation and comments refer to the sections of
+//! `docs/protocol.md` (MoshKit's description of mosh 1.4's wire protocol and behaviour).
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
