@@ -137,6 +137,10 @@ pub enum Event {
     /// Client: open a fresh socket (new source port) and send from it from now on; keep the
     /// older ones receiving (see [`MAX_PORTS_OPEN`], [`MAX_OLD_SOCKET_AGE_MS`]).
     Rebind,
+    /// A restored client: the peer diffs from a state we never had (the killed process
+    /// acknowledged it after the save). Ask for a self-contained update (a client session
+    /// resizes, which makes the host redraw everything).
+    RemoteStateUnknown,
     /// The peer asked to shut down; an acknowledgement is being sent.
     PeerShutdownRequested,
     /// The session is over.
@@ -305,6 +309,7 @@ pub struct Connection<L, R> {
     last_port_choice: u64,
     last_roundtrip_success: u64,
     peer_shutdown_seen: bool,
+    stale_reported: bool,
     closed: Option<CloseReason>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -406,6 +411,7 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
             last_port_choice: 0,
             last_roundtrip_success: 0,
             peer_shutdown_seen: false,
+            stale_reported: false,
             closed: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -599,6 +605,22 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
                 }
             }
             Ok(Outcome::OutOfOrder(_)) => {}
+            Ok(Outcome::UnknownBase)
+                if self.side == Side::Server
+                    && inst.new_num == Some(crate::transport::PROBE_NUM) =>
+            {
+                // A restored client's probe: answer soon (within ACK_DELAY), so that it learns
+                // our newest state of its own without waiting for a heartbeat (MoshKit's
+                // server; upstream's answers at its next send or heartbeat, within 3 s).
+                self.sender.pending_data_ack = true;
+            }
+            Ok(Outcome::UnknownBase) if self.receiver.resyncing() => {
+                self.stats.instructions_ignored += 1;
+                if !self.stale_reported {
+                    self.stale_reported = true;
+                    self.events.push_back(Event::RemoteStateUnknown);
+                }
+            }
             Ok(_) => self.stats.instructions_ignored += 1,
             Err(e) => {
                 log::debug!("dropping instruction: {e}");
@@ -789,6 +811,21 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
         now: Instant,
         rng: Box<dyn RandomSource>,
     ) -> Result<Self, SnapshotError> {
+        Self::restore_above(config, key, server, snapshot, 0, now, rng)
+    }
+
+    /// [`Connection::restore`], with the packet sequence continuing at `seq_floor` when that is
+    /// above the snapshot's next number (the wall-clock floor of `ClientSession::restore`),
+    /// else [`RESUME_SEQ_GAP`] above it.
+    pub fn restore_above(
+        config: Config,
+        key: &Key,
+        server: SocketAddr,
+        snapshot: Snapshot<L, R>,
+        seq_floor: u64,
+        now: Instant,
+        rng: Box<dyn RandomSource>,
+    ) -> Result<Self, SnapshotError> {
         let Snapshot {
             next_seq,
             sent_states,
@@ -814,8 +851,15 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
         conn.sender = Sender::restore(sent_states, current, 0, mindelay, remote_num)
             .ok_or(SnapshotError::Empty)?;
         conn.receiver = Receiver::restore(remote_num, remote_state, 0);
-        conn.codec
-            .set_next_seq(next_seq.saturating_add(RESUME_SEQ_GAP));
+        // The floor (from the wall clock) is above every number an earlier process of this
+        // session used, also after the save; without a usable floor, skip a gap past what the
+        // saving process may have sent after saving.
+        let resumed = if seq_floor > next_seq {
+            seq_floor
+        } else {
+            next_seq.saturating_add(RESUME_SEQ_GAP)
+        };
+        conn.codec.set_next_seq(resumed);
         Ok(conn)
     }
 

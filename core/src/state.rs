@@ -51,6 +51,14 @@ pub trait SyncState: Clone + PartialEq + fmt::Debug {
     /// Drop the part of the state that `acknowledged` (the oldest state the peer is known to hold)
     /// already contains. A no-op for snapshot-like states (upstream's terminal).
     fn subtract(&mut self, acknowledged: &Self);
+
+    /// Whether `diff` rebuilds the whole state whatever it is applied to (a restored receiver
+    /// may then take it although its base is unknown). The terminal's is: a diff with a size
+    /// change clears and redraws the whole screen (§7.4 step 5).
+    fn diff_is_self_contained(diff: &[u8]) -> bool {
+        let _ = diff;
+        false
+    }
 }
 
 /// One event of the user's input (§7.1).

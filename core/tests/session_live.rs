@@ -185,3 +185,88 @@ async fn client_session_over_ipv6_survives_a_network_change() {
     }
     assert!(server.wait_exit(Duration::from_secs(5)), "server exited");
 }
+
+fn wall_clock_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The app is killed and restored ten times while the upstream server keeps the session: the
+/// new "process" (a new driver, socket and port) rebuilt from the saved blob shows the server's
+/// current screen, including output produced after the save, and typed commands work. Every
+/// third cycle restores a stale blob (one saved before the previous cycle's work), so the
+/// server diffs from screens the restored client never had and has seen newer input from the
+/// killed process: the client must resynchronise both ways.
+#[tokio::test]
+async fn restored_sessions_resume_with_upstream_server() {
+    let server = UpstreamServer::start(&["/bin/sh"]);
+    let (mut d, mut screen) = connect(&server, [127, 0, 0, 1].into()).await;
+    let tag = random_u32();
+    let log = std::env::temp_dir().join(format!("moshkit-restore-{tag}.log"));
+    let log = log.display();
+    let mut blobs = Vec::new();
+    let mut stale_resumes = 0;
+    for cycle in 0..10u32 {
+        blobs.push(d.endpoint().save_state());
+        // Work after the save, lost with the process: output the restored client has not
+        // seen, and input the server has.
+        d.endpoint_mut().send_input(
+            Instant::now(),
+            format!("echo during-{cycle}-$((1+1))-{tag} | tee -a {log}\r").as_bytes(),
+        );
+        let during = format!("during-{cycle}-2-{tag}");
+        wait_for_row(&mut d, &mut screen, &during, Duration::from_secs(10)).await;
+        drop(d); // SIGKILL: nothing more is sent or saved
+        let blob = if cycle % 3 == 2 && blobs.len() >= 2 {
+            blobs[blobs.len() - 2].clone()
+        } else {
+            blobs[blobs.len() - 1].clone()
+        };
+        let session =
+            ClientSession::restore(&blob, Instant::now(), wall_clock_micros(), os_random())
+                .unwrap();
+        d = ClientDriver::client(session).await.unwrap();
+        screen.clear();
+        let stale = cycle % 3 == 2;
+        // The server's current screen, with the output made after the save.
+        wait_for_row(&mut d, &mut screen, &during, Duration::from_secs(15)).await;
+        d.endpoint_mut().send_input(
+            Instant::now(),
+            format!("echo after-{cycle}-$((2+3))-{tag} | tee -a {log}\r").as_bytes(),
+        );
+        let after = format!("after-{cycle}-5-{tag}");
+        wait_for_row(&mut d, &mut screen, &after, Duration::from_secs(10)).await;
+        let stats = d.endpoint().stats();
+        if stale {
+            // The server diffed from a screen this blob never had: a full redraw was needed.
+            assert!(stats.full_redraws_requested > 0, "cycle {cycle}: {stats:?}");
+            stale_resumes += 1;
+        }
+    }
+    assert_eq!(stale_resumes, 3);
+    // Every command ran exactly once: 20 lines, no duplicates.
+    d.endpoint_mut().send_input(
+        Instant::now(),
+        format!("clear; echo lines-$(wc -l < {log})-dups-$(sort {log} | uniq -d | wc -l)-end; rm -f {log}\r")
+            .as_bytes(),
+    );
+    wait_for_row(
+        &mut d,
+        &mut screen,
+        "lines-20-dups-0-end",
+        Duration::from_secs(10),
+    )
+    .await;
+    d.endpoint_mut().close(Instant::now());
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        if let Ok(Ok(ClientEvent::Closed(_))) =
+            tokio::time::timeout(Duration::from_secs(1), d.next_event()).await
+        {
+            break;
+        }
+    }
+    assert!(server.wait_exit(Duration::from_secs(5)), "server exited");
+}

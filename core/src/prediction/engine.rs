@@ -125,6 +125,20 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         }
     }
 
+    /// What the engine learned (prompts after which typing echoed; whether Up/Down move one
+    /// row), for saving a session.
+    pub fn learned(&self) -> (Vec<Vec<Glyph>>, bool) {
+        (self.learned_prompts.clone(), self.vertical_learned)
+    }
+
+    /// Restores what [`PredictionEngine::learned`] returned (at most
+    /// [`super::LEARNED_PROMPTS_MAX`] prompts are kept).
+    pub fn set_learned(&mut self, prompts: Vec<Vec<Glyph>>, vertical: bool) {
+        self.learned_prompts = prompts;
+        self.learned_prompts.truncate(super::LEARNED_PROMPTS_MAX);
+        self.vertical_learned = vertical;
+    }
+
     /// The display preference.
     pub fn preference(&self) -> DisplayPreference {
         self.preference

@@ -91,6 +91,10 @@ impl SyncState for HostState {
         HostMessage { instruction }.encode_to_vec()
     }
 
+    fn diff_is_self_contained(diff: &[u8]) -> bool {
+        HostMessage::decode(diff).is_ok_and(|m| m.instruction.iter().any(|i| i.resize.is_some()))
+    }
+
     fn apply_diff(&mut self, diff: &[u8]) -> Result<(), StateError> {
         if diff.is_empty() {
             return Ok(());

@@ -7,6 +7,7 @@
 mod client;
 mod host;
 mod host_state;
+mod saved;
 mod screen;
 
 pub use client::{
@@ -15,4 +16,5 @@ pub use client::{
 };
 pub use host::{ECHO_TIMEOUT, HostEvent, HostSession, PTY_READ_SIZE};
 pub use host_state::HostState;
+pub use saved::{RestoreError, SAVED_SESSION_MAGIC, SAVED_SESSION_VERSION};
 pub use screen::{CursorState, ScreenCell, ScreenRow};

@@ -45,6 +45,19 @@ pub const PROSPECTIVE_RESEND_SLACK: usize = 100;
 pub const CHAFF_MODULUS: u8 = 17;
 /// The state number that marks shutdown (§6.2, §6.6).
 pub const SHUTDOWN_NUM: u64 = u64::MAX;
+/// State number of a restored sender's probe (old and new number alike): no sender ever uses
+/// it, so every receiver drops the instruction after its packet was authenticated (the server
+/// roams to the new address and answers, revealing its newest state of ours).
+pub const PROBE_NUM: u64 = u64::MAX - 1;
+/// How often a restored sender probes until the peer answers.
+pub const PROBE_INTERVAL_MS: u64 = 250;
+/// A restored sender sends no data for this long after the restore: datagrams the killed
+/// process sent just before dying may still be in flight, and a state built on the peer's
+/// newest state must not be overtaken by one of them.
+pub const RESYNC_SETTLE_MS: u64 = 1000;
+/// After a restore, new state numbers continue this far above every number the peer has
+/// acknowledged or we had sent, so they never meet a state the killed process sent.
+pub const RESUME_STATE_GAP: u64 = 1 << 32;
 
 /// "Never" on the millisecond clock.
 pub(crate) const NEVER: u64 = u64::MAX;

@@ -52,6 +52,10 @@ pub struct Receiver<S> {
     states: VecDeque<ReceivedState<S>>,
     last_consumed: S,
     quench_until: u64,
+    /// Restored and not yet in step: the peer may diff from states we never had (the killed
+    /// process acknowledged newer ones). A newer self-contained diff is then taken whatever
+    /// its base ([`SyncState::diff_is_self_contained`]).
+    resync: bool,
 }
 
 impl<S: SyncState> Receiver<S> {
@@ -65,6 +69,7 @@ impl<S: SyncState> Receiver<S> {
                 state: initial,
             }]),
             quench_until: 0,
+            resync: false,
         }
     }
 
@@ -72,7 +77,13 @@ impl<S: SyncState> Receiver<S> {
     pub fn restore(num: u64, state: S, now: u64) -> Self {
         let mut r = Receiver::new(state, now);
         r.states[0].num = num;
+        r.resync = true;
         r
+    }
+
+    /// Whether this restored receiver has not yet received a state it could apply.
+    pub fn resyncing(&self) -> bool {
+        self.resync
     }
 
     /// The newest peer state.
@@ -120,8 +131,16 @@ impl<S: SyncState> Receiver<S> {
         if self.states.iter().any(|s| s.num == new_num) {
             return Ok(Outcome::Duplicate);
         }
-        let Some(base) = self.states.iter().find(|s| s.num == old_num) else {
-            return Ok(Outcome::UnknownBase);
+        let diff_bytes = inst.diff.as_deref().unwrap_or(&[]);
+        let base = match self.states.iter().find(|s| s.num == old_num) {
+            Some(base) => base,
+            None if self.resync
+                && new_num > self.latest().num
+                && S::diff_is_self_contained(diff_bytes) =>
+            {
+                self.latest()
+            }
+            None => return Ok(Outcome::UnknownBase),
         };
         // Copy the base before throwing states away (§6.4 note).
         let mut state = base.state.clone();
@@ -149,6 +168,7 @@ impl<S: SyncState> Receiver<S> {
             return Ok(Outcome::OutOfOrder(new_num));
         }
         self.states.push_back(new);
+        self.resync = false;
         sender.ack_num = new_num;
         sender.last_heard = now;
         if !diff.is_empty() {

@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 
 use super::{
-    ACK_DELAY_MS, ACK_INTERVAL_MS, ACTIVE_RETRY_TIMEOUT_MS, CHAFF_MODULUS, NEVER,
-    PROSPECTIVE_RESEND_LIMIT, PROSPECTIVE_RESEND_SLACK, RandomSource, SENT_STATES_MAX,
-    SENT_STATES_THIN_FROM_BACK, SHUTDOWN_NUM, SHUTDOWN_RETRIES, Timing,
+    ACK_DELAY_MS, ACK_INTERVAL_MS, ACTIVE_RETRY_TIMEOUT_MS, CHAFF_MODULUS, NEVER, PROBE_INTERVAL_MS,
+    PROBE_NUM, PROSPECTIVE_RESEND_LIMIT, RESYNC_SETTLE_MS, PROSPECTIVE_RESEND_SLACK, RESUME_STATE_GAP, RandomSource,
+    SENT_STATES_MAX, SENT_STATES_THIN_FROM_BACK, SHUTDOWN_NUM, SHUTDOWN_RETRIES, Timing,
 };
 use crate::state::SyncState;
 use crate::wire::TransportInstruction;
@@ -20,6 +20,17 @@ pub struct SentState<S> {
     pub num: u64,
     /// The state.
     pub state: S,
+}
+
+/// A restored sender waiting to learn which of its states the peer holds.
+#[derive(Debug, Clone)]
+struct Resync<S> {
+    /// The current state at the restore (relative to the front).
+    restored: S,
+    /// No data before this time (ms).
+    settle_until: u64,
+    /// The peer's newest acknowledgement of our states seen since the restore.
+    peer_ack: Option<u64>,
 }
 
 /// The sender of one side's state.
@@ -44,6 +55,13 @@ pub struct Sender<S> {
     stale_before: Option<u64>,
     shutdown_start: Option<u64>,
     shutdown_tries: u32,
+    /// A restored sender that has not heard the peer yet: the current state at the restore
+    /// (relative to the front). Until the peer's first instruction says which of our states it
+    /// holds, only probes are sent: a real diff could be based on a state the peer no longer
+    /// has, or build a state that does not extend the peer's newest one.
+    resync: Option<Resync<S>>,
+    /// New state numbers start here (set when a restored sender resolves its resync).
+    num_floor: u64,
 }
 
 impl<S: SyncState> Sender<S> {
@@ -67,6 +85,8 @@ impl<S: SyncState> Sender<S> {
             stale_before: None,
             shutdown_start: None,
             shutdown_tries: 0,
+            resync: None,
+            num_floor: 0,
         }
     }
 
@@ -94,7 +114,47 @@ impl<S: SyncState> Sender<S> {
             .collect();
         s.stale_before = Some(now);
         s.ack_num = ack_num;
+        s.rationalize_states();
+        s.resync = Some(Resync {
+            restored: s.current.clone(),
+            settle_until: now.saturating_add(RESYNC_SETTLE_MS),
+            peer_ack: None,
+        });
         Some(s)
+    }
+
+    /// Whether this restored sender still waits for the peer's first instruction.
+    pub fn resyncing(&self) -> bool {
+        self.resync.is_some()
+    }
+
+    /// The peer's first instruction after a restore says that its newest state of ours is
+    /// `ack`. If we hold that state, the session simply continues from it. If not, the killed
+    /// process sent it after the save: it already holds everything the saved state had, so it
+    /// becomes our front with that content, and only what was typed since the restore is sent
+    /// on top. Either way new state numbers jump [`RESUME_STATE_GAP`] above everything either
+    /// side numbered, past any state the killed process may still have in flight.
+    fn resolve_resync(&mut self, ack: u64) {
+        let Some(Resync { restored, .. }) = self.resync.take() else {
+            return;
+        };
+        let known = self.sent.iter().any(|s| s.num == ack);
+        if !known && ack != PROBE_NUM && ack != SHUTDOWN_NUM {
+            self.sent = VecDeque::from([SentState {
+                timestamp: self.back().timestamp,
+                num: ack,
+                state: restored,
+            }]);
+            self.assumed = 0;
+        }
+        let top = self.back().num.max(if ack == SHUTDOWN_NUM { 0 } else { ack });
+        self.num_floor = top.saturating_add(RESUME_STATE_GAP);
+        self.next_ack_time = 0;
+    }
+
+    /// The number for a new state after `back_num`.
+    fn next_num(&self, back_num: u64) -> u64 {
+        back_num.saturating_add(1).max(self.num_floor)
     }
 
     /// The current local state.
@@ -187,6 +247,13 @@ impl<S: SyncState> Sender<S> {
     /// Forget states older than the peer's acknowledgement (`process_acknowledgment_through`).
     /// An ack for a state no longer held is ignored entirely.
     pub fn process_acknowledgment_through(&mut self, ack: u64) {
+        if let Some(r) = self.resync.as_mut() {
+            // Remember the peer's view; resolved once settled (`settle_resync`).
+            if ack != PROBE_NUM {
+                r.peer_ack = Some(ack);
+            }
+            return;
+        }
         if let Some(pos) = self.sent.iter().position(|s| s.num == ack) {
             // States are appended in increasing number order, so everything before `pos` has a
             // smaller number.
@@ -218,8 +285,32 @@ impl<S: SyncState> Sender<S> {
         }
     }
 
+    /// Resolves a restored sender's resync once the settle time has passed and the peer has
+    /// answered (see [`Sender::resolve_resync`]).
+    fn settle_resync(&mut self, now: u64) {
+        let ready = self
+            .resync
+            .as_ref()
+            .and_then(|r| (now >= r.settle_until).then_some(r.peer_ack).flatten());
+        if let Some(ack) = ready {
+            self.resolve_resync(ack);
+            self.process_acknowledgment_through(ack);
+        }
+    }
+
     /// `calculate_timers` (§6.3).
     fn calculate_timers(&mut self, now: u64, timing: Timing) {
+        self.settle_resync(now);
+        if let Some(r) = &self.resync {
+            // Probes only (see `resync`): at once, then every PROBE_INTERVAL_MS; data once
+            // settled, if the peer has answered by then.
+            self.next_send_time = if r.peer_ack.is_some() {
+                r.settle_until
+            } else {
+                NEVER
+            };
+            return;
+        }
         self.update_assumed_receiver_state(now, timing);
         self.rationalize_states();
         if self.pending_data_ack && self.next_ack_time > now.saturating_add(ACK_DELAY_MS) {
@@ -262,6 +353,18 @@ impl<S: SyncState> Sender<S> {
         self.calculate_timers(now, timing);
         if now < self.next_ack_time && now < self.next_send_time {
             return None;
+        }
+        if self.resync.is_some() {
+            self.next_ack_time = now + PROBE_INTERVAL_MS;
+            self.pending_data_ack = false;
+            return Some(TransportInstruction::new(
+                PROBE_NUM,
+                PROBE_NUM,
+                self.ack_num,
+                self.front().num,
+                Vec::new(),
+                make_chaff(rng),
+            ));
         }
         let mut diff = self.current.diff_from(&self.sent[self.assumed].state);
         self.attempt_prospective_resend_optimization(&mut diff);
@@ -319,7 +422,7 @@ impl<S: SyncState> Sender<S> {
         let mut new_num = if self.current == self.back().state {
             back_num
         } else {
-            back_num.saturating_add(1)
+            self.next_num(back_num)
         };
         if self.shutdown_start.is_some() {
             new_num = SHUTDOWN_NUM;
@@ -342,7 +445,7 @@ impl<S: SyncState> Sender<S> {
         let new_num = if self.shutdown_start.is_some() {
             SHUTDOWN_NUM
         } else {
-            back_num.saturating_add(1)
+            self.next_num(back_num)
         };
         if new_num == back_num {
             // Repeated shutdown state: refresh rather than queue a duplicate (same wire bytes).

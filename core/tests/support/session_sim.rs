@@ -292,6 +292,9 @@ pub struct SessionSim {
     pub host_closed: bool,
     /// Virtual time (ms) at which the client screen last changed, per pull.
     pub pulls: Vec<(u64, ScreenUpdate)>,
+    /// The nonce sequence number of every datagram the client sent, in order.
+    pub client_seqs: Vec<u64>,
+    opener: moshkit_core::crypto::Session,
 }
 
 impl SessionSim {
@@ -351,6 +354,8 @@ impl SessionSim {
             client_events: Vec::new(),
             host_closed: false,
             pulls: Vec::new(),
+            client_seqs: Vec::new(),
+            opener: moshkit_core::crypto::Session::new(&key),
         }
     }
 
@@ -389,6 +394,9 @@ impl SessionSim {
             }
             while let Some(tx) = self.client.poll_transmit(now) {
                 progress = true;
+                if let Ok((nonce, _)) = self.opener.open(&tx.contents) {
+                    self.client_seqs.push(nonce.seq);
+                }
                 self.net.send(
                     self.now,
                     self.c2s,
@@ -511,6 +519,17 @@ impl SessionSim {
     pub fn host_screen(&self) -> Vec<String> {
         let fb = self.host.state().framebuffer();
         (0..fb.height()).map(|r| fb.row_text(r)).collect()
+    }
+
+    /// The app is killed and a new process restores the client from `blob` (sent from a new
+    /// port, as a new process would be). `wall_us` is the wall clock at the restore.
+    pub fn kill_and_restore(&mut self, blob: &[u8], wall_us: u64, seed: u64) {
+        let now = self.t();
+        self.client = ClientSession::restore(blob, now, wall_us, Box::new(SplitMix64::new(seed)))
+            .expect("restore");
+        self.client_addr = format!("198.51.100.7:{}", self.next_port).parse().unwrap();
+        self.next_port += 1;
+        self.flush();
     }
 
     /// Run until the client has connected and shows the prompt.

@@ -1,0 +1,245 @@
+//! The saved form of a [`super::ClientSession`]: an opaque, versioned, integrity-checked byte
+//! blob an app keeps while the OS may kill it, and rebuilds the session from (see
+//! `docs/ssp.md`, "Saving and restoring a client session", for the format and the argument that
+//! no nonce is ever reused).
+//!
+//! Layout: `"MKCS"`, format version (u16 little-endian), payload length (u32 LE), payload (a
+//! protobuf [`SavedSession`]), CRC-32 of everything before it (u32 LE). The blob holds the
+//! session key: apps keep it in the Keychain / Android Keystore-encrypted storage, never in
+//! plain files or logs.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::connection::SnapshotError;
+use crate::terminal::TerminalError;
+
+/// The first bytes of every saved session.
+pub const SAVED_SESSION_MAGIC: &[u8; 4] = b"MKCS";
+/// The format version written by this library (older versions are read, newer refused).
+pub const SAVED_SESSION_VERSION: u16 = 1;
+/// Largest blob accepted (a 65535 × 65535 screen cannot be saved anyway: terminal limits apply).
+pub(crate) const SAVED_SESSION_MAX_LEN: usize = 64 << 20;
+
+const HEADER_LEN: usize = 4 + 2 + 4;
+const TRAILER_LEN: usize = 4;
+
+/// Why a saved session could not be restored. Nothing is half-restored: either the whole
+/// session comes back or this error does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// Shorter than its header, or than the length its header announces.
+    #[error("saved session is truncated")]
+    Truncated,
+    /// Not a MoshKit saved session (wrong magic bytes).
+    #[error("not a MoshKit saved session")]
+    Foreign,
+    /// Written by a newer MoshKit.
+    #[error("saved session format {found} is newer than this library's {supported}")]
+    NewerVersion {
+        /// The blob's version.
+        found: u16,
+        /// The newest version this library reads.
+        supported: u16,
+    },
+    /// The integrity check failed (storage corruption).
+    #[error("saved session is corrupt (checksum mismatch)")]
+    Corrupt,
+    /// Well-formed bytes whose content is invalid.
+    #[error("saved session is malformed: {0}")]
+    Malformed(String),
+    /// The saved protocol state could not be rebuilt.
+    #[error("saved session state: {0}")]
+    Snapshot(#[from] SnapshotError),
+    /// The saved screen size is impossible.
+    #[error("saved session size: {0}")]
+    Terminal(#[from] TerminalError),
+}
+
+/// The payload of a saved session (protobuf, field numbers are the format: never reuse one).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SavedSession {
+    /// The 16-byte session key.
+    #[prost(bytes = "vec", tag = "1")]
+    pub key: Vec<u8>,
+    /// The server's IP address (4 or 16 bytes) and UDP port.
+    #[prost(bytes = "vec", tag = "2")]
+    pub server_ip: Vec<u8>,
+    #[prost(uint32, tag = "3")]
+    pub server_port: u32,
+    /// `Connection::snapshot` encoded against the session's states 0.
+    #[prost(bytes = "vec", tag = "4")]
+    pub snapshot: Vec<u8>,
+    /// The size the remote replica started with (state 0 of the host state).
+    #[prost(uint32, tag = "5")]
+    pub initial_cols: u32,
+    #[prost(uint32, tag = "6")]
+    pub initial_rows: u32,
+    /// The window size the app last set.
+    #[prost(uint32, tag = "7")]
+    pub cols: u32,
+    #[prost(uint32, tag = "8")]
+    pub rows: u32,
+    /// Prediction settings: preference (0 adaptive, 1 always, 2 never, 3 experimental).
+    #[prost(uint32, tag = "9")]
+    pub prediction: u32,
+    #[prost(bool, tag = "10")]
+    pub predict_overwrite: bool,
+    #[prost(bool, tag = "11")]
+    pub prediction_extensions: bool,
+    #[prost(bool, tag = "12")]
+    pub draw_notification_bar: bool,
+    #[prost(string, optional, tag = "13")]
+    pub escape_key_name: Option<String>,
+    #[prost(string, optional, tag = "14")]
+    pub title_prefix: Option<String>,
+    /// What prediction learned: the prompts after which typing echoed, one glyph list each.
+    #[prost(message, repeated, tag = "15")]
+    pub learned_prompts: Vec<SavedPrompt>,
+    /// Up/Down were seen to move the cursor one row.
+    #[prost(bool, tag = "16")]
+    pub vertical_learned: bool,
+    /// The newest remote state the client had shown (state number), for diagnostics.
+    #[prost(uint64, tag = "17")]
+    pub remote_num: u64,
+}
+
+/// One learned prompt: each glyph as (kind, value): 0 blank, 1 char (value = scalar), 2 other
+/// (value = hash).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SavedPrompt {
+    #[prost(uint32, repeated, tag = "1")]
+    pub kinds: Vec<u32>,
+    #[prost(uint64, repeated, tag = "2")]
+    pub values: Vec<u64>,
+}
+
+pub(crate) fn encode_ip(addr: SocketAddr) -> (Vec<u8>, u32) {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    (ip, u32::from(addr.port()))
+}
+
+pub(crate) fn decode_ip(ip: &[u8], port: u32) -> Result<SocketAddr, RestoreError> {
+    let port = u16::try_from(port).map_err(|_| RestoreError::Malformed("port".into()))?;
+    let ip = match ip.len() {
+        4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(ip).unwrap_or_default())),
+        16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(ip).unwrap_or_default())),
+        n => return Err(RestoreError::Malformed(format!("{n}-byte server address"))),
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
+}
+
+/// Frames `payload` as a saved session.
+pub(crate) fn frame(payload: &SavedSession) -> Vec<u8> {
+    use prost::Message as _;
+    let body = payload.encode_to_vec();
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + TRAILER_LEN);
+    out.extend_from_slice(SAVED_SESSION_MAGIC);
+    out.extend_from_slice(&SAVED_SESSION_VERSION.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&body);
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Checks the frame and decodes the payload.
+pub(crate) fn unframe(blob: &[u8]) -> Result<SavedSession, RestoreError> {
+    use prost::Message as _;
+    if blob.len() < 4 {
+        return Err(RestoreError::Truncated);
+    }
+    if &blob[..4] != SAVED_SESSION_MAGIC {
+        return Err(RestoreError::Foreign);
+    }
+    if blob.len() < HEADER_LEN + TRAILER_LEN {
+        return Err(RestoreError::Truncated);
+    }
+    let version = u16::from_le_bytes([blob[4], blob[5]]);
+    if version > SAVED_SESSION_VERSION {
+        return Err(RestoreError::NewerVersion {
+            found: version,
+            supported: SAVED_SESSION_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(RestoreError::Malformed("format version 0".into()));
+    }
+    let len = u32::from_le_bytes([blob[6], blob[7], blob[8], blob[9]]) as usize;
+    if len > SAVED_SESSION_MAX_LEN {
+        return Err(RestoreError::Malformed(format!("payload of {len} bytes")));
+    }
+    let end = HEADER_LEN + len;
+    if blob.len() < end + TRAILER_LEN {
+        return Err(RestoreError::Truncated);
+    }
+    if blob.len() > end + TRAILER_LEN {
+        return Err(RestoreError::Malformed("trailing bytes".into()));
+    }
+    let stored = u32::from_le_bytes([blob[end], blob[end + 1], blob[end + 2], blob[end + 3]]);
+    if crc32(&blob[..end]) != stored {
+        return Err(RestoreError::Corrupt);
+    }
+    SavedSession::decode(&blob[HEADER_LEN..end]).map_err(|e| RestoreError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_checks() {
+        let p = SavedSession {
+            key: vec![7; 16],
+            server_port: 60001,
+            ..Default::default()
+        };
+        let blob = frame(&p);
+        assert_eq!(unframe(&blob).unwrap(), p);
+        assert_eq!(unframe(&blob[..3]), Err(RestoreError::Truncated));
+        assert_eq!(
+            unframe(&blob[..blob.len() - 1]),
+            Err(RestoreError::Truncated)
+        );
+        let mut foreign = blob.clone();
+        foreign[0] = b'X';
+        assert_eq!(unframe(&foreign), Err(RestoreError::Foreign));
+        let mut newer = blob.clone();
+        newer[4] = 2;
+        assert!(matches!(
+            unframe(&newer),
+            Err(RestoreError::NewerVersion { found: 2, .. } | RestoreError::Corrupt)
+        ));
+        // A newer version is refused before the checksum is looked at.
+        assert_eq!(
+            unframe(&newer),
+            Err(RestoreError::NewerVersion {
+                found: 2,
+                supported: 1
+            })
+        );
+        for i in HEADER_LEN..blob.len() {
+            let mut bad = blob.clone();
+            bad[i] ^= 0x10;
+            assert_eq!(unframe(&bad), Err(RestoreError::Corrupt), "byte {i}");
+        }
+        let mut long = blob.clone();
+        long.push(0);
+        assert!(matches!(unframe(&long), Err(RestoreError::Malformed(_))));
+        assert_eq!(
+            decode_ip(&[127, 0, 0, 1], 60001).unwrap(),
+            "127.0.0.1:60001".parse().unwrap()
+        );
+        assert!(decode_ip(&[1, 2, 3], 1).is_err());
+        assert!(decode_ip(&[1, 2, 3, 4], 70000).is_err());
+    }
+}
