@@ -151,6 +151,11 @@ enum MoshkitStatus
    * MoshKit's runtime thread could not be started.
    */
   MOSHKIT_STATUS_RUNTIME_UNAVAILABLE = 14,
+  /**
+   * Saved session bytes that cannot be restored (truncated, corrupt, from a newer MoshKit,
+   * or not a MoshKit session).
+   */
+  MOSHKIT_STATUS_INVALID_SAVED_STATE = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -728,6 +733,34 @@ MoshkitStatus moshkit_set_log_callback(MoshkitLogCallback callback, void *contex
  * returned.
  */
 MoshkitStatus moshkit_session_connect(const char *host, uint16_t port, const char *key, uint16_t cols, uint16_t rows, uint32_t prediction, const MoshkitCallbacks *callbacks, MoshkitSession **out);
+
+/**
+ * Rebuilds a session saved with `moshkit_session_save_state` after the app was killed (same
+ * server, screen, size and settings; the server still holds the session). `state` points to
+ * `len` bytes; `callbacks` as for `moshkit_session_connect`. The saved screen is reported at
+ * once (on_screen_changed) and the server is contacted at once. Returns MOSHKIT_STATUS_OK and
+ * a new handle in `*out`, or MOSHKIT_STATUS_INVALID_SAVED_STATE (the last error says why),
+ * MOSHKIT_STATUS_NULL_POINTER, MOSHKIT_STATUS_INVALID_ARGUMENT (callbacks' struct_size),
+ * MOSHKIT_STATUS_RUNTIME_UNAVAILABLE.
+ *
+ * # Safety
+ * `state` is valid for reading `len` bytes; `callbacks` as for `moshkit_session_connect`;
+ * `out` is valid for writing.
+ */
+MoshkitStatus moshkit_session_restore(const uint8_t *state, size_t len, const MoshkitCallbacks *callbacks, MoshkitSession **out);
+
+/**
+ * Writes the session's saved state (opaque bytes for `moshkit_session_restore`) into `buf`.
+ * On entry `*len` is the capacity of `buf`; on return with MOSHKIT_STATUS_OK or
+ * MOSHKIT_STATUS_BUFFER_TOO_SMALL it is the state's length (call with `*len` = 0 and `buf`
+ * NULL to ask for the size). The bytes hold the session key: keep them in the Keychain /
+ * Keystore-encrypted storage, never in plain files or logs. Save at least when the app goes
+ * to the background.
+ *
+ * # Safety
+ * `len` is valid for reading and writing; `buf` is NULL or valid for writing `*len` bytes.
+ */
+MoshkitStatus moshkit_session_save_state(const MoshkitSession *session, uint8_t *buf, size_t *len);
 
 /**
  * Sends keystrokes: `len` bytes of raw terminal input (e.g. from moshkit_encode_key, or UTF-8

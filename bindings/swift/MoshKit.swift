@@ -916,6 +916,15 @@ public protocol MoshSessionProtocol: AnyObject, Sendable {
     func resume() throws 
     
     /**
+     * Everything needed to bring this session back after the app is killed, as opaque bytes
+     * for [`MoshSession::restore`]. They hold the session key: keep them in the Keychain /
+     * Android Keystore-encrypted storage, never in plain files or logs. Call it at least in
+     * `pause()`'s place (when the app goes to the background); it is cheap enough (tens of
+     * microseconds for 80×24) to call after every screen change.
+     */
+    func saveState()  -> Data
+    
+    /**
      * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
      */
     func sendInput(bytes: Data) throws 
@@ -1005,6 +1014,24 @@ public static func connect(host: String, port: UInt16, key: String, cols: UInt16
         FfiConverterUInt16.lower(cols),
         FfiConverterUInt16.lower(rows),
         FfiConverterTypePredictionMode_lower(prediction),
+        FfiConverterTypeSessionListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Rebuilds a session from [`MoshSession::save_state`]'s bytes after the app was killed: the
+     * same server, screen, window size and settings, as the same mosh session (the server
+     * still holds it). It shows the saved screen at once and contacts the server at once; the
+     * server follows the new address within a round trip, and input typed now is sent once
+     * the session has resynchronised (about a second). Keys typed after the last save that
+     * had not reached the server are lost, never sent twice.
+     */
+public static func restore(savedState: Data, listener: SessionListener)throws  -> MoshSession  {
+    return try  FfiConverterTypeMoshSession_lift(try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_constructor_moshsession_restore(
+        FfiConverterData.lower(savedState),
         FfiConverterTypeSessionListener_lower(listener),uniffiCallStatus
     )
 })
@@ -1118,6 +1145,22 @@ open func resume()throws   {try rustCallWithError(FfiConverterTypeMoshKitError_l
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Everything needed to bring this session back after the app is killed, as opaque bytes
+     * for [`MoshSession::restore`]. They hold the session key: keep them in the Keychain /
+     * Android Keystore-encrypted storage, never in plain files or logs. Call it at least in
+     * `pause()`'s place (when the app goes to the background); it is cheap enough (tens of
+     * microseconds for 80×24) to call after every screen change.
+     */
+open func saveState() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_save_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2732,6 +2775,15 @@ enum MoshKitError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Closed
     /**
+     * Saved session bytes that cannot be restored (truncated, corrupt, from a newer MoshKit,
+     * or not a MoshKit session): start a new session instead.
+     */
+    case InvalidSavedState(
+        /**
+         * Why the bytes were rejected.
+         */reason: String
+    )
+    /**
      * MoshKit's runtime thread could not be started.
      */
     case Runtime(
@@ -2787,7 +2839,10 @@ public struct FfiConverterTypeMoshKitError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 7: return .Closed
-        case 8: return .Runtime(
+        case 8: return .InvalidSavedState(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 9: return .Runtime(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2836,8 +2891,13 @@ public struct FfiConverterTypeMoshKitError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(7))
         
         
-        case let .Runtime(reason):
+        case let .InvalidSavedState(reason):
             writeInt(&buf, Int32(8))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Runtime(reason):
+            writeInt(&buf, Int32(9))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -3485,6 +3545,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_moshsession_resume() != 16357) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_moshkit_checksum_method_moshsession_save_state() != 55862) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_moshkit_checksum_method_moshsession_send_input() != 54446) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3513,6 +3576,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 49315) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_constructor_moshsession_restore() != 55944) {
         return InitializationResult.apiChecksumMismatch
     }
 

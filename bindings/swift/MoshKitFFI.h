@@ -350,6 +350,11 @@ void uniffi_moshkit_fn_free_moshsession(uint64_t handle, RustCallStatus *_Nonnul
 uint64_t uniffi_moshkit_fn_constructor_moshsession_connect(RustBuffer host, uint16_t port, RustBuffer key, uint16_t cols, uint16_t rows, RustBuffer prediction, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CONSTRUCTOR_MOSHSESSION_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CONSTRUCTOR_MOSHSESSION_RESTORE
+uint64_t uniffi_moshkit_fn_constructor_moshsession_restore(RustBuffer saved_state, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_CONNECTION_STATE
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_CONNECTION_STATE
 RustBuffer uniffi_moshkit_fn_method_moshsession_connection_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -393,6 +398,11 @@ void uniffi_moshkit_fn_method_moshsession_resize(uint64_t ptr, uint16_t cols, ui
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESUME
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESUME
 void uniffi_moshkit_fn_method_moshsession_resume(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SAVE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SAVE_STATE
+RustBuffer uniffi_moshkit_fn_method_moshsession_save_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SEND_INPUT
@@ -854,6 +864,12 @@ uint16_t uniffi_moshkit_checksum_method_moshsession_resume(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SAVE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SAVE_STATE
+uint16_t uniffi_moshkit_checksum_method_moshsession_save_state(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SEND_INPUT
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SEND_INPUT
 uint16_t uniffi_moshkit_checksum_method_moshsession_send_input(void
@@ -911,6 +927,12 @@ uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_closed(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_CONSTRUCTOR_MOSHSESSION_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_CONSTRUCTOR_MOSHSESSION_CONNECT
 uint16_t uniffi_moshkit_checksum_constructor_moshsession_connect(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_CONSTRUCTOR_MOSHSESSION_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_CONSTRUCTOR_MOSHSESSION_RESTORE
+uint16_t uniffi_moshkit_checksum_constructor_moshsession_restore(void
     
 );
 #endif

@@ -7,6 +7,7 @@
 import android.util.Log
 import org.moshkit.*
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -234,17 +235,62 @@ fun liveSession(): Int {
         val snap = session.snapshot()
         expect(snap.full && snap.changedRows.size == 30) { "snapshot ${snap.changedRows.size}" }
 
-        session.disconnect()
+        // The app is killed (the object freed without disconnecting: nothing more is sent) and
+        // restored from its saved state, three times, the last from a stale state saved before
+        // the previous cycle's work. Each restored session shows the server's current screen
+        // and runs a typed command. The first session's events end here.
+        collector.cancel()
+        suspend fun pollFor(s: MoshSession, needle: String) {
+            try {
+                withTimeout(15_000) {
+                    while (true) {
+                        screen.apply(s.pullChanges())
+                        if (screen.contains(needle)) break
+                        delay(50)
+                    }
+                }
+            } catch (e: kotlinx.coroutines.TimeoutCancellationException) {
+                error("\"$needle\" not on screen after restore: ${screen.rows}")
+            }
+            checks++
+        }
+        var live = session
+        var liveEvents = SessionEvents()
+        val saved = mutableListOf<ByteArray>()
+        for (cycle in 0 until 3) {
+            saved.add(live.saveState())
+            expect(saved.last().size > 100) { "saved ${saved.last().size} bytes" }
+            val during = "during$cycle-${(cycle + 20) * 2}"
+            live.sendInput("echo during$cycle-\$((${cycle + 20}*2))".toByteArray() + enter)
+            pollFor(live, during)
+            live.close()
+            liveEvents = SessionEvents()
+            live = MoshSession.restore(saved[if (cycle == 2) 1 else cycle], liveEvents)
+            screen.rows = mutableListOf()
+            pollFor(live, during)
+            val after = "after$cycle-${(cycle + 20) * 3}"
+            live.sendInput("echo after$cycle-\$((${cycle + 20}*3))".toByteArray() + enter)
+            pollFor(live, after)
+        }
+        try {
+            MoshSession.restore("not saved".toByteArray(), SessionEvents())
+            error("junk restored")
+        } catch (e: MoshKitException.InvalidSavedState) { checks++ }
+
+        val closing = launch {
+            liveEvents.flow.collect { e -> if (e is SessionEvent.Closed) { closed = e.reason; closedSignal.trySend(Unit) } }
+        }
+        live.disconnect()
         withTimeout(15_000) { closedSignal.receive() }
         expect(closed == CloseReason.SHUTDOWN_ACKNOWLEDGED) { "closed: $closed" }
-        expect(session.isClosed()) { "isClosed" }
+        expect(live.isClosed()) { "isClosed" }
         try {
-            session.sendInput(enter)
+            live.sendInput(enter)
             error("input accepted after close")
         } catch (e: MoshKitException.Closed) { checks++ }
-        withTimeout(5_000) { collector.join() } // the flow ends after Closed
+        withTimeout(5_000) { closing.join() } // the flow ends after Closed
+        live.close() // AutoCloseable: frees the Rust object
     }
-    session.close() // AutoCloseable: frees the Rust object
     println("  live session: $checks checks")
     return checks
 }

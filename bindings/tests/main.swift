@@ -163,7 +163,7 @@ do {
     checks += 1
 }
 let address = try! await resolveHost(host: host)
-let session = try! MoshSession.connect(host: address, port: port, key: key, cols: 80, rows: 24,
+var session = try! MoshSession.connect(host: address, port: port, key: key, cols: 80, rows: 24,
                                        prediction: .adaptive, listener: listener)
 var screen: [String] = []
 var screenCols = 0
@@ -200,6 +200,30 @@ waitFor("sw-42")
 try! session.networkChanged()
 let stats = session.stats()
 expect(stats.datagramsReceived > 0 && stats.lastContactMs != nil, "\(stats)")
+
+// The app is killed (the last reference dropped without disconnecting) and restored from its
+// saved state, three times, the last from a stale state saved before the previous cycle's
+// work: each restored session shows the server's current screen and runs a typed command.
+var saved: [Data] = []
+for cycle in 0..<3 {
+    saved.append(session.saveState())
+    expect(saved[cycle].count > 100, "saved \(saved[cycle].count) bytes")
+    let during = "during\(cycle)-\((cycle + 20) * 2)"
+    try! session.sendInput(bytes: Data("echo during\(cycle)-$((\(cycle + 20)*2))".utf8) + enter)
+    waitFor(during)
+    session = try! MoshSession.restore(savedState: saved[cycle == 2 ? 1 : cycle], listener: listener)
+    screen = []
+    waitFor(during)
+    let after = "after\(cycle)-\((cycle + 20) * 3)"
+    try! session.sendInput(bytes: Data("echo after\(cycle)-$((\(cycle + 20)*3))".utf8) + enter)
+    waitFor(after)
+}
+do {
+    _ = try MoshSession.restore(savedState: Data("not saved".utf8), listener: listener)
+    preconditionFailure("junk restored")
+} catch MoshKitError.InvalidSavedState {
+    checks += 1
+}
 try! session.disconnect()
 expect(listener.wait(seconds: 15) { $0.closed != nil }, "no onClosed")
 expect(listener.closed == .shutdownAcknowledged, "closed: \(String(describing: listener.closed))")

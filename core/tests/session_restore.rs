@@ -271,3 +271,34 @@ fn a_stale_restore_asks_for_a_full_redraw_once() {
     converge(&mut sim, "typing");
     assert_eq!(sim.shell.commands, vec!["echo newer", "echo last"]);
 }
+
+#[test]
+fn random_payloads_behind_a_valid_checksum_never_panic() {
+    use moshkit_core::RandomSource;
+    let mut sim = SessionSim::new(6, 50, 0.0, DisplayPreference::Adaptive);
+    sim.connect();
+    let good = sim.client.save_state();
+    let mut rng = SplitMix64::new(77);
+    for i in 0..3000u32 {
+        let mut len = [0u8; 2];
+        rng.fill(&mut len);
+        let mut payload = vec![0u8; usize::from(u16::from_le_bytes(len) % 600)];
+        rng.fill(&mut payload);
+        if i % 3 == 0 {
+            // Mutations of a real payload reach deeper.
+            payload = good[10..good.len() - 4].to_vec();
+            for _ in 0..1 + i % 4 {
+                let mut pos = [0u8; 2];
+                rng.fill(&mut pos);
+                let p = usize::from(u16::from_le_bytes(pos)) % payload.len();
+                payload[p] ^= 1 << (i % 8);
+            }
+        }
+        let blob = moshkit_core::session::frame_raw_payload(&payload);
+        if let Ok(mut s) = ClientSession::restore(&blob, sim.t(), 1, Box::new(SplitMix64::new(1))) {
+            while s.poll_event().is_some() {}
+            let _ = s.poll_transmit(sim.t());
+            let _ = s.save_state();
+        }
+    }
+}

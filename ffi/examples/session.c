@@ -243,6 +243,44 @@ int main(int argc, char **argv) {
     type_line(s, "echo again-$((2*21))");
     CHECK(wait_for(s, &events, "again-42", 10.0));
 
+    /* The app is killed (the handle freed without closing: nothing more is sent) and a new
+       session is restored from the saved state, three times; the last time from a stale state
+       saved before the previous cycle's work. Each time the server's current screen (with
+       output made after the save) comes back, and a typed command works. */
+    uint8_t *saved[3] = {NULL, NULL, NULL};
+    size_t saved_len[3] = {0, 0, 0};
+    for (int cycle = 0; cycle < 3 && s; cycle++) {
+        size_t need = 0;
+        CHECK(moshkit_session_save_state(s, NULL, &need) == MOSHKIT_STATUS_BUFFER_TOO_SMALL);
+        CHECK(need > 0);
+        saved[cycle] = malloc(need);
+        saved_len[cycle] = need;
+        CHECK(moshkit_session_save_state(s, saved[cycle], &saved_len[cycle]) == MOSHKIT_STATUS_OK);
+        char cmd[64], want[64];
+        snprintf(cmd, sizeof cmd, "echo during%d-$((%d*2))", cycle, cycle + 20);
+        snprintf(want, sizeof want, "during%d-%d", cycle, (cycle + 20) * 2);
+        type_line(s, cmd);
+        CHECK(wait_for(s, &events, want, 10.0));
+        CHECK(moshkit_session_free(s) == MOSHKIT_STATUS_OK);
+        s = NULL;
+        int from = cycle == 2 ? 1 : cycle;
+        CHECK(moshkit_session_restore(saved[from], saved_len[from], &cb, &s) == MOSHKIT_STATUS_OK);
+        if (!s) break;
+        memset(screen_rows, 0, sizeof screen_rows);
+        CHECK(wait_for(s, &events, want, 15.0));
+        snprintf(cmd, sizeof cmd, "echo after%d-$((%d*3))", cycle, cycle + 20);
+        snprintf(want, sizeof want, "after%d-%d", cycle, (cycle + 20) * 3);
+        type_line(s, cmd);
+        CHECK(wait_for(s, &events, want, 15.0));
+    }
+    for (int i = 0; i < 3; i++) free(saved[i]);
+    if (!s) return 1;
+    MoshkitSession *bad = NULL;
+    CHECK(moshkit_session_restore((const uint8_t *)"not saved", 9, &cb, &bad) ==
+          MOSHKIT_STATUS_INVALID_SAVED_STATE);
+    CHECK(bad == NULL);
+    CHECK(moshkit_session_restore(NULL, 0, &cb, &bad) == MOSHKIT_STATUS_NULL_POINTER);
+
     /* Close: on_closed follows, bounded. */
     CHECK(moshkit_session_close(s) == MOSHKIT_STATUS_OK);
     double deadline = now_s() + 15.0;

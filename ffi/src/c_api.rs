@@ -54,6 +54,9 @@ pub enum MoshkitStatus {
     Closed = 13,
     /// MoshKit's runtime thread could not be started.
     RuntimeUnavailable = 14,
+    /// Saved session bytes that cannot be restored (truncated, corrupt, from a newer MoshKit,
+    /// or not a MoshKit session).
+    InvalidSavedState = 15,
 }
 
 /// A key on the keyboard, for `moshkit_encode_key`.
@@ -146,6 +149,7 @@ impl From<MoshKitError> for CError {
             MoshKitError::InvalidSize { .. } => MoshkitStatus::InvalidSize,
             MoshKitError::Closed => MoshkitStatus::Closed,
             MoshKitError::Runtime { .. } => MoshkitStatus::RuntimeUnavailable,
+            MoshKitError::InvalidSavedState { .. } => MoshkitStatus::InvalidSavedState,
         };
         CError::new(status, e.to_string())
     }

@@ -444,6 +444,86 @@ pub unsafe extern "C" fn moshkit_session_connect(
     })
 }
 
+/// Rebuilds a session saved with `moshkit_session_save_state` after the app was killed (same
+/// server, screen, size and settings; the server still holds the session). `state` points to
+/// `len` bytes; `callbacks` as for `moshkit_session_connect`. The saved screen is reported at
+/// once (on_screen_changed) and the server is contacted at once. Returns MOSHKIT_STATUS_OK and
+/// a new handle in `*out`, or MOSHKIT_STATUS_INVALID_SAVED_STATE (the last error says why),
+/// MOSHKIT_STATUS_NULL_POINTER, MOSHKIT_STATUS_INVALID_ARGUMENT (callbacks' struct_size),
+/// MOSHKIT_STATUS_RUNTIME_UNAVAILABLE.
+///
+/// # Safety
+/// `state` is valid for reading `len` bytes; `callbacks` as for `moshkit_session_connect`;
+/// `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_restore(
+    state: *const u8,
+    len: usize,
+    callbacks: *const MoshkitCallbacks,
+    out: *mut *mut MoshkitSession,
+) -> MoshkitStatus {
+    call(|| {
+        if state.is_null() {
+            return Err(null_error("state"));
+        }
+        if out.is_null() {
+            return Err(null_error("out"));
+        }
+        // SAFETY: non-null and valid for `len` bytes per the caller contract.
+        let bytes = unsafe { std::slice::from_raw_parts(state, len) };
+        let callbacks = read_callbacks(callbacks)?;
+        let session = MoshSession::open_saved(bytes, Arc::new(CListener(callbacks)))?;
+        let handle = SESSIONS
+            .insert(session)
+            .ok_or_else(|| CError::new(MoshkitStatus::InvalidArgument, "too many live sessions"))?;
+        // SAFETY: checked non-null above; valid for writing per the caller contract.
+        unsafe { out.write(handle.into_ptr()) };
+        Ok(())
+    })
+}
+
+/// Writes the session's saved state (opaque bytes for `moshkit_session_restore`) into `buf`.
+/// On entry `*len` is the capacity of `buf`; on return with MOSHKIT_STATUS_OK or
+/// MOSHKIT_STATUS_BUFFER_TOO_SMALL it is the state's length (call with `*len` = 0 and `buf`
+/// NULL to ask for the size). The bytes hold the session key: keep them in the Keychain /
+/// Keystore-encrypted storage, never in plain files or logs. Save at least when the app goes
+/// to the background.
+///
+/// # Safety
+/// `len` is valid for reading and writing; `buf` is NULL or valid for writing `*len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn moshkit_session_save_state(
+    session: *const MoshkitSession,
+    buf: *mut u8,
+    len: *mut usize,
+) -> MoshkitStatus {
+    call(|| {
+        if len.is_null() {
+            return Err(null_error("len"));
+        }
+        // SAFETY: non-null and valid for reading per the caller contract.
+        let capacity = unsafe { len.read() };
+        let state = self::session(session)?.save_state();
+        // SAFETY: as above, valid for writing.
+        unsafe { len.write(state.len()) };
+        if state.len() > capacity {
+            return Err(CError::new(
+                MoshkitStatus::BufferTooSmall,
+                format!(
+                    "the saved state needs {} bytes, the buffer has {capacity}",
+                    state.len()
+                ),
+            ));
+        }
+        if buf.is_null() {
+            return Err(null_error("buf"));
+        }
+        // SAFETY: buf is valid for `capacity` >= state.len() bytes and cannot overlap `state`.
+        unsafe { crate::cstr::copy_exact(&state, buf) };
+        Ok(())
+    })
+}
+
 fn with_session(
     s: *const MoshkitSession,
     f: impl FnOnce(&MoshSession) -> Result<(), MoshKitError>,

@@ -48,6 +48,13 @@ pub enum MoshKitError {
     /// The session was closed (by `disconnect`, or it ended): no more input is accepted.
     #[error("session closed")]
     Closed,
+    /// Saved session bytes that cannot be restored (truncated, corrupt, from a newer MoshKit,
+    /// or not a MoshKit session): start a new session instead.
+    #[error("invalid saved session: {reason}")]
+    InvalidSavedState {
+        /// Why the bytes were rejected.
+        reason: String,
+    },
     /// MoshKit's runtime thread could not be started.
     #[error("runtime unavailable: {reason}")]
     Runtime {
@@ -66,6 +73,14 @@ impl MoshKitError {
 impl From<crypto::KeyError> for MoshKitError {
     fn from(e: crypto::KeyError) -> Self {
         MoshKitError::InvalidKey {
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<moshkit_core::session::RestoreError> for MoshKitError {
+    fn from(e: moshkit_core::session::RestoreError) -> Self {
+        MoshKitError::InvalidSavedState {
             reason: e.to_string(),
         }
     }

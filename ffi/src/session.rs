@@ -614,7 +614,6 @@ impl MoshSession {
             });
         }
         let server = resolve(host, port)?;
-        let handle = runtime()?;
         let config = ClientConfig {
             prediction: prediction.into(),
             ..ClientConfig::default()
@@ -631,6 +630,30 @@ impl MoshSession {
         .map_err(|e| MoshKitError::InvalidSize {
             reason: e.to_string(),
         })?;
+        log::info!(target: "moshkit::ffi", "session to {server} ({cols}x{rows})");
+        Self::start(session, listener)
+    }
+
+    /// [`MoshSession::restore`] without the `Arc` (the C API stores the value itself).
+    pub fn open_saved(
+        saved_state: &[u8],
+        listener: Arc<dyn SessionListener>,
+    ) -> Result<MoshSession, MoshKitError> {
+        let wall_clock_micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let session =
+            ClientSession::restore(saved_state, Instant::now(), wall_clock_micros, os_random())?;
+        log::info!(target: "moshkit::ffi", "session restored ({} bytes)", saved_state.len());
+        Self::start(session, listener)
+    }
+
+    fn start(
+        session: ClientSession,
+        listener: Arc<dyn SessionListener>,
+    ) -> Result<MoshSession, MoshKitError> {
+        let handle = runtime()?;
         let shared = Arc::new(Shared {
             session: Mutex::new(session),
             listener,
@@ -641,7 +664,6 @@ impl MoshSession {
             closed: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
         });
-        log::info!(target: "moshkit::ffi", "session to {server} ({cols}x{rows})");
         handle.spawn(run(Arc::clone(&shared)));
         Ok(MoshSession { shared })
     }
@@ -676,6 +698,29 @@ impl MoshSession {
         listener: Arc<dyn SessionListener>,
     ) -> Result<Arc<MoshSession>, MoshKitError> {
         Self::open(&host, port, &key, cols, rows, prediction, listener).map(Arc::new)
+    }
+
+    /// Rebuilds a session from [`MoshSession::save_state`]'s bytes after the app was killed: the
+    /// same server, screen, window size and settings, as the same mosh session (the server
+    /// still holds it). It shows the saved screen at once and contacts the server at once; the
+    /// server follows the new address within a round trip, and input typed now is sent once
+    /// the session has resynchronised (about a second). Keys typed after the last save that
+    /// had not reached the server are lost, never sent twice.
+    #[uniffi::constructor]
+    pub fn restore(
+        saved_state: Vec<u8>,
+        listener: Arc<dyn SessionListener>,
+    ) -> Result<Arc<MoshSession>, MoshKitError> {
+        Self::open_saved(&saved_state, listener).map(Arc::new)
+    }
+
+    /// Everything needed to bring this session back after the app is killed, as opaque bytes
+    /// for [`MoshSession::restore`]. They hold the session key: keep them in the Keychain /
+    /// Android Keystore-encrypted storage, never in plain files or logs. Call it at least in
+    /// `pause()`'s place (when the app goes to the background); it is cheap enough (tens of
+    /// microseconds for 80×24) to call after every screen change.
+    pub fn save_state(&self) -> Vec<u8> {
+        self.shared.lock().save_state()
     }
 
     /// Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).

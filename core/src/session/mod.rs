@@ -16,5 +16,7 @@ pub use client::{
 };
 pub use host::{ECHO_TIMEOUT, HostEvent, HostSession, PTY_READ_SIZE};
 pub use host_state::HostState;
+#[cfg(feature = "internals")]
+pub use saved::frame_raw_payload;
 pub use saved::{RestoreError, SAVED_SESSION_MAGIC, SAVED_SESSION_VERSION};
 pub use screen::{CursorState, ScreenCell, ScreenRow};

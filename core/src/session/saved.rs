@@ -151,6 +151,24 @@ pub(crate) fn frame(payload: &SavedSession) -> Vec<u8> {
     out
 }
 
+/// Frames arbitrary payload bytes with a valid header and checksum, so that a fuzzer reaches the
+/// payload decoder and the state rebuild behind the integrity check (feature `internals`).
+#[cfg(feature = "internals")]
+pub fn frame_raw_payload(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
+    out.extend_from_slice(SAVED_SESSION_MAGIC);
+    out.extend_from_slice(&SAVED_SESSION_VERSION.to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(payload.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(payload);
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
 /// Checks the frame and decodes the payload.
 pub(crate) fn unframe(blob: &[u8]) -> Result<SavedSession, RestoreError> {
     use prost::Message as _;

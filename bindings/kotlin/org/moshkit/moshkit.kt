@@ -790,6 +790,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_resume(
     ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_save_state(
+    ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_send_input(
     ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_snapshot(
@@ -809,6 +811,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_moshkit_checksum_method_sessionlistener_on_closed(
     ): Int
     external fun uniffi_moshkit_checksum_constructor_moshsession_connect(
+    ): Int
+    external fun uniffi_moshkit_checksum_constructor_moshsession_restore(
     ): Int
     external fun ffi_moshkit_uniffi_contract_version(
     ): Int
@@ -846,6 +850,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_moshkit_fn_constructor_moshsession_connect(`host`: RustBuffer.ByValue,`port`: Short,`key`: RustBuffer.ByValue,`cols`: Short,`rows`: Short,`prediction`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_moshkit_fn_constructor_moshsession_restore(`savedState`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_moshkit_fn_method_moshsession_connection_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_moshkit_fn_method_moshsession_disconnect(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -864,6 +870,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_moshkit_fn_method_moshsession_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_moshkit_fn_method_moshsession_save_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_moshkit_fn_method_moshsession_send_input(`ptr`: Long,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_method_moshsession_snapshot(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1072,6 +1080,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_moshsession_resume() and 0xFFFF) != 16357) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_save_state() and 0xFFFF) != 55862) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_send_input() and 0xFFFF) != 54446) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1100,6 +1111,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 49315) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_restore() and 0xFFFF) != 55944) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2036,6 +2050,15 @@ public interface MoshSessionInterface {
     fun `resume`()
     
     /**
+     * Everything needed to bring this session back after the app is killed, as opaque bytes
+     * for [`MoshSession::restore`]. They hold the session key: keep them in the Keychain /
+     * Android Keystore-encrypted storage, never in plain files or logs. Call it at least in
+     * `pause()`'s place (when the app goes to the background); it is cheap enough (tens of
+     * microseconds for 80×24) to call after every screen change.
+     */
+    fun `saveState`(): kotlin.ByteArray
+    
+    /**
      * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
      */
     fun `sendInput`(`bytes`: kotlin.ByteArray)
@@ -2310,6 +2333,26 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
 
     
     /**
+     * Everything needed to bring this session back after the app is killed, as opaque bytes
+     * for [`MoshSession::restore`]. They hold the session key: keep them in the Keychain /
+     * Android Keystore-encrypted storage, never in plain files or logs. Call it at least in
+     * `pause()`'s place (when the app goes to the background); it is cheap enough (tens of
+     * microseconds for 80×24) to call after every screen change.
+     */override fun `saveState`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_save_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
      */
     @Throws(MoshKitException::class)override fun `sendInput`(`bytes`: kotlin.ByteArray)
@@ -2386,6 +2429,28 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
         FfiConverterUShort.lower(`cols`),
         FfiConverterUShort.lower(`rows`),
         FfiConverterTypePredictionMode.lower(`prediction`),
+        FfiConverterTypeSessionListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * Rebuilds a session from [`MoshSession::save_state`]'s bytes after the app was killed: the
+     * same server, screen, window size and settings, as the same mosh session (the server
+     * still holds it). It shows the saved screen at once and contacts the server at once; the
+     * server follows the new address within a round trip, and input typed now is sent once
+     * the session has resynchronised (about a second). Keys typed after the last save that
+     * had not reached the server are lost, never sent twice.
+     */
+    @Throws(MoshKitException::class) fun `restore`(`savedState`: kotlin.ByteArray, `listener`: SessionListener): MoshSession {
+            return FfiConverterTypeMoshSession.lift(
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_constructor_moshsession_restore(
+    
+        
+        FfiConverterByteArray.lower(`savedState`),
         FfiConverterTypeSessionListener.lower(`listener`),_status)
 }
     )
@@ -3849,6 +3914,21 @@ sealed class MoshKitException: kotlin.Exception() {
     }
     
     /**
+     * Saved session bytes that cannot be restored (truncated, corrupt, from a newer MoshKit,
+     * or not a MoshKit session): start a new session instead.
+     */
+    class InvalidSavedState(
+        
+        /**
+         * Why the bytes were rejected.
+         */
+        val `reason`: kotlin.String
+        ) : MoshKitException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
      * MoshKit's runtime thread could not be started.
      */
     class Runtime(
@@ -3900,7 +3980,10 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
                 FfiConverterString.read(buf),
                 )
             7 -> MoshKitException.Closed()
-            8 -> MoshKitException.Runtime(
+            8 -> MoshKitException.InvalidSavedState(
+                FfiConverterString.read(buf),
+                )
+            9 -> MoshKitException.Runtime(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -3942,6 +4025,11 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
             is MoshKitException.Closed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
+            )
+            is MoshKitException.InvalidSavedState -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is MoshKitException.Runtime -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -3987,8 +4075,13 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
                 buf.putInt(7)
                 Unit
             }
-            is MoshKitException.Runtime -> {
+            is MoshKitException.InvalidSavedState -> {
                 buf.putInt(8)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MoshKitException.Runtime -> {
+                buf.putInt(9)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }

@@ -78,5 +78,16 @@ class SessionEvents : SessionListener {
             )
             return session to events.flow
         }
+
+        /**
+         * [MoshSession.restore] with a fresh [SessionEvents] as the listener: bring back the
+         * session saved with [MoshSession.saveState] after the app was killed. Keep the saved
+         * bytes in Android Keystore-encrypted storage (they hold the session key).
+         */
+        fun restore(savedState: ByteArray): Pair<MoshSession, Flow<SessionEvent>> {
+            val events = SessionEvents()
+            val session = MoshSession.restore(savedState, events)
+            return session to events.flow
+        }
     }
 }
