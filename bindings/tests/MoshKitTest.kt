@@ -236,8 +236,8 @@ fun liveSession(): Int {
         expect(snap.full && snap.changedRows.size == 30) { "snapshot ${snap.changedRows.size}" }
 
         // The app is killed (the object freed without disconnecting: nothing more is sent) and
-        // restored from its saved state, three times, the last from a stale state saved before
-        // the previous cycle's work. Each restored session shows the server's current screen
+        // restored from its saved state, ten times, every third time from a stale state saved
+        // before the previous cycle's work. Each restored session shows the server's current screen
         // and runs a typed command. The first session's events end here.
         collector.cancel()
         suspend fun pollFor(s: MoshSession, needle: String) {
@@ -257,7 +257,7 @@ fun liveSession(): Int {
         var live = session
         var liveEvents = SessionEvents()
         val saved = mutableListOf<ByteArray>()
-        for (cycle in 0 until 3) {
+        for (cycle in 0 until 10) {
             saved.add(live.saveState())
             expect(saved.last().size > 100) { "saved ${saved.last().size} bytes" }
             val during = "during$cycle-${(cycle + 20) * 2}"
@@ -265,7 +265,7 @@ fun liveSession(): Int {
             pollFor(live, during)
             live.close()
             liveEvents = SessionEvents()
-            live = MoshSession.restore(saved[if (cycle == 2) 1 else cycle], liveEvents)
+            live = MoshSession.restore(saved[if (cycle % 3 == 2) cycle - 1 else cycle], liveEvents)
             screen.rows = mutableListOf()
             pollFor(live, during)
             val after = "after$cycle-${(cycle + 20) * 3}"

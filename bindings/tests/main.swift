@@ -202,16 +202,16 @@ let stats = session.stats()
 expect(stats.datagramsReceived > 0 && stats.lastContactMs != nil, "\(stats)")
 
 // The app is killed (the last reference dropped without disconnecting) and restored from its
-// saved state, three times, the last from a stale state saved before the previous cycle's
-// work: each restored session shows the server's current screen and runs a typed command.
+// saved state, ten times, every third time from a stale state saved before the previous
+// cycle's work: each restored session shows the server's current screen and runs a typed command.
 var saved: [Data] = []
-for cycle in 0..<3 {
+for cycle in 0..<10 {
     saved.append(session.saveState())
     expect(saved[cycle].count > 100, "saved \(saved[cycle].count) bytes")
     let during = "during\(cycle)-\((cycle + 20) * 2)"
     try! session.sendInput(bytes: Data("echo during\(cycle)-$((\(cycle + 20)*2))".utf8) + enter)
     waitFor(during)
-    session = try! MoshSession.restore(savedState: saved[cycle == 2 ? 1 : cycle], listener: listener)
+    session = try! MoshSession.restore(savedState: saved[cycle % 3 == 2 ? cycle - 1 : cycle], listener: listener)
     screen = []
     waitFor(during)
     let after = "after\(cycle)-\((cycle + 20) * 3)"

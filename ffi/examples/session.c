@@ -244,12 +244,13 @@ int main(int argc, char **argv) {
     CHECK(wait_for(s, &events, "again-42", 10.0));
 
     /* The app is killed (the handle freed without closing: nothing more is sent) and a new
-       session is restored from the saved state, three times; the last time from a stale state
+       session is restored from the saved state, ten times; every third time from a stale state
        saved before the previous cycle's work. Each time the server's current screen (with
        output made after the save) comes back, and a typed command works. */
-    uint8_t *saved[3] = {NULL, NULL, NULL};
-    size_t saved_len[3] = {0, 0, 0};
-    for (int cycle = 0; cycle < 3 && s; cycle++) {
+    enum { CYCLES = 10 };
+    uint8_t *saved[CYCLES] = {NULL};
+    size_t saved_len[CYCLES] = {0};
+    for (int cycle = 0; cycle < CYCLES && s; cycle++) {
         size_t need = 0;
         CHECK(moshkit_session_save_state(s, NULL, &need) == MOSHKIT_STATUS_BUFFER_TOO_SMALL);
         CHECK(need > 0);
@@ -263,7 +264,7 @@ int main(int argc, char **argv) {
         CHECK(wait_for(s, &events, want, 10.0));
         CHECK(moshkit_session_free(s) == MOSHKIT_STATUS_OK);
         s = NULL;
-        int from = cycle == 2 ? 1 : cycle;
+        int from = cycle % 3 == 2 ? cycle - 1 : cycle;
         CHECK(moshkit_session_restore(saved[from], saved_len[from], &cb, &s) == MOSHKIT_STATUS_OK);
         if (!s) break;
         memset(screen_rows, 0, sizeof screen_rows);
@@ -273,7 +274,7 @@ int main(int argc, char **argv) {
         type_line(s, cmd);
         CHECK(wait_for(s, &events, want, 15.0));
     }
-    for (int i = 0; i < 3; i++) free(saved[i]);
+    for (int i = 0; i < CYCLES; i++) free(saved[i]);
     if (!s) return 1;
     MoshkitSession *bad = NULL;
     CHECK(moshkit_session_restore((const uint8_t *)"not saved", 9, &cb, &bad) ==
