@@ -417,3 +417,65 @@ fn demo_runs_a_local_session_through_the_relay() {
     assert!(text.contains("CLIENT-EXIT=0"), "{text}");
     assert!(text.contains("MODE-icanon"), "{text}");
 }
+
+#[test]
+fn state_file_resumes_a_session_after_kill_9() {
+    require("tmux");
+    require("mosh-server");
+    let home = scratch_dir("statefile");
+    let state = home.join("session.state");
+    let srv = Server::start(Impl::Upstream, &home);
+    let t = Tmux::new(
+        80,
+        24,
+        &format!(
+            "env MOSH_KEY={} LANG=C.UTF-8 TERM=xterm MOSH_PREDICTION_DISPLAY=never {MOSHKIT_CLIENT} \
+             --state-file={} 127.0.0.1 {}; echo CLIENT-EXIT=$?; sleep 120",
+            srv.key,
+            state.display(),
+            srv.port
+        ),
+    );
+    t.wait_for("the prompt", T, |t| t.lines().any(|l| l.starts_with('$')));
+    t.type_line("echo one-$((6*7)); (sleep 2; echo late-$((5*5))) &");
+    t.wait_for("one-42", T, |t| t.lines().any(|l| l.trim_end() == "one-42"));
+    std::thread::sleep(Duration::from_millis(600)); // the state file catches up
+    assert!(state.exists(), "no state file");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&state).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "state file readable by others: {mode:o}");
+    // SIGKILL: no goodbye, no last save; the server keeps the session and prints meanwhile.
+    let pid = t.pane_pid();
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-P", &pid.to_string(), "-f", "moshkit-client"])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    t.wait_text("CLIENT-EXIT=137", T);
+    std::thread::sleep(Duration::from_millis(2500)); // "late-25" is printed while no client runs
+    // A new client resumes from the file alone (no MOSH_KEY, no address).
+    let t2 = Tmux::new(
+        80,
+        24,
+        &format!(
+            "env -u MOSH_KEY LANG=C.UTF-8 TERM=xterm MOSH_PREDICTION_DISPLAY=never {MOSHKIT_CLIENT} \
+             --state-file={}; echo CLIENT-EXIT=$?; ls {} 2>&1 | sed 's/^/LS-/'; sleep 120",
+            state.display(),
+            state.display()
+        ),
+    );
+    t2.wait_for("the output made while no client ran", T, |t| {
+        t.lines().any(|l| l.trim_end().ends_with("late-25"))
+    });
+    assert!(t2.capture(false).lines().any(|l| l.trim_end() == "one-42"));
+    t2.type_line("echo two-$((6*7))");
+    t2.wait_for("two-42", T, |t| t.lines().any(|l| l.trim_end() == "two-42"));
+    t2.type_line("exit");
+    let text = t2.wait_text("LS-", T);
+    assert!(text.contains("CLIENT-EXIT=0"), "{text}");
+    assert!(
+        !state.exists(),
+        "state file not removed after the session ended: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -1,6 +1,7 @@
 //! `moshkit-client` command line and environment (reference §2.5, §2.7).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use moshkit_core::crypto::{Key, KeyError};
 use moshkit_core::prediction::DisplayPreference;
@@ -13,8 +14,7 @@ use crate::getopt::{OptItem, getopt};
 pub const PROG: &str = "moshkit-client";
 
 /// Usage text (same syntax as upstream's).
-pub const USAGE: &str =
-    "Usage: moshkit-client [-# 'ARGS'] [--predict=MODE] IP PORT\n       moshkit-client -c";
+pub const USAGE: &str = "Usage: moshkit-client [-# 'ARGS'] [--predict=MODE] [--state-file=PATH] IP PORT\n       moshkit-client --state-file=PATH      (resume the session saved there)\n       moshkit-client -c";
 
 /// A parsed invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,19 @@ pub enum ClientInvocation {
     PrintColors,
     /// Connect.
     Run(ClientArgs),
+    /// `--state-file=PATH` without `IP PORT`: resume the session saved in PATH.
+    Resume(ResumeArgs),
+}
+
+/// Resuming a saved session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeArgs {
+    /// The state file (written by an earlier `--state-file` client).
+    pub state_file: PathBuf,
+    /// Number of `-v`.
+    pub verbose: u32,
+    /// `--predict=MODE` (the saved session keeps its own; accepted for symmetry).
+    pub predict: Option<String>,
 }
 
 /// Positional arguments and flags.
@@ -40,6 +53,9 @@ pub struct ClientArgs {
     pub verbose: u32,
     /// `--predict=MODE` (overrides `MOSH_PREDICTION_DISPLAY`).
     pub predict: Option<String>,
+    /// `--state-file=PATH`: keep the session's state there (MoshKit addition), so a new client
+    /// can resume it after this one is killed.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Command-line and environment errors (exit status 1).
@@ -78,11 +94,19 @@ pub fn parse_client_args(args: &[String]) -> Result<ClientInvocation, ClientArgs
     // `--predict=MODE` is MoshKit's addition; upstream's getopt would reject it, so it is
     // taken out before the getopt pass (only before a `--`).
     let mut predict = None;
+    let mut state_file = None;
     let mut rest = Vec::with_capacity(args.len());
     let mut after_dd = false;
     for a in args {
         if !after_dd && let Some(mode) = a.strip_prefix("--predict=") {
             predict = Some(mode.to_string());
+            continue;
+        }
+        if !after_dd && let Some(path) = a.strip_prefix("--state-file=") {
+            if path.is_empty() {
+                return Err(ClientArgsError::Usage);
+            }
+            state_file = Some(PathBuf::from(path));
             continue;
         }
         after_dd |= a == "--";
@@ -99,6 +123,15 @@ pub fn parse_client_args(args: &[String]) -> Result<ClientInvocation, ClientArgs
                 return Err(ClientArgsError::Usage);
             }
         }
+    }
+    if parsed.operands.is_empty()
+        && let Some(state_file) = state_file.clone()
+    {
+        return Ok(ClientInvocation::Resume(ResumeArgs {
+            state_file,
+            verbose,
+            predict,
+        }));
     }
     let [ip, port] = parsed.operands.as_slice() else {
         return Err(ClientArgsError::Usage);
@@ -119,6 +152,7 @@ pub fn parse_client_args(args: &[String]) -> Result<ClientInvocation, ClientArgs
         port,
         verbose,
         predict,
+        state_file,
     }))
 }
 
@@ -147,6 +181,16 @@ pub fn client_prefs(
     let text = |n: &str| lookup(n).map(|v| String::from_utf8_lossy(&v).into_owned());
     let key = text("MOSH_KEY").ok_or(ClientArgsError::MissingKey)?;
     let key = Key::parse(&key)?;
+    prefs_with_key(lookup, predict_flag, key)
+}
+
+/// [`client_prefs`] for a resumed session, whose key comes from its saved state.
+pub fn prefs_with_key(
+    lookup: &dyn Fn(&str) -> Option<Vec<u8>>,
+    predict_flag: Option<&str>,
+    key: Key,
+) -> Result<ClientPrefs, ClientArgsError> {
+    let text = |n: &str| lookup(n).map(|v| String::from_utf8_lossy(&v).into_owned());
     let mode = predict_flag
         .map(str::to_string)
         .or_else(|| text("MOSH_PREDICTION_DISPLAY"));
@@ -182,7 +226,8 @@ mod tests {
                 ip: "127.0.0.1".parse().expect("ip"),
                 port: 60001,
                 verbose: 1,
-                predict: None
+                predict: None,
+                state_file: None,
             }))
         );
         assert_eq!(
@@ -191,7 +236,8 @@ mod tests {
                 ip: "::1".parse().expect("ip"),
                 port: 5,
                 verbose: 0,
-                predict: Some("never".into())
+                predict: Some("never".into()),
+                state_file: None,
             }))
         );
         assert_eq!(

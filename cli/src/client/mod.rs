@@ -75,6 +75,10 @@ pub struct ClientContext {
     pub signals: terminal::ClientSignals,
     /// The raw-mode guard (use `restore`/`reenter` around a suspend).
     pub raw: terminal::RawModeGuard,
+    /// A session restored from a state file, run instead of a new one.
+    pub resume: Option<moshkit_core::session::ClientSession>,
+    /// `--state-file`: where the session's state is kept while it runs (removed when it ends).
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// Client session failures.
@@ -98,6 +102,17 @@ pub fn run_session(ctx: &mut ClientContext) -> Result<SessionOutcome, ClientErro
 /// restore, the farewell. Returns the exit status. Used by `moshkit-client` and
 /// `moshkit demo`.
 pub fn run_terminal_client(server: SocketAddr, prefs: ClientPrefs) -> u8 {
+    run_terminal_client_with(server, prefs, None, None)
+}
+
+/// [`run_terminal_client`], resuming `resume` instead of starting a session, and keeping the
+/// session's state in `state_file` (`moshkit-client --state-file`).
+pub fn run_terminal_client_with(
+    server: SocketAddr,
+    prefs: ClientPrefs,
+    resume: Option<moshkit_core::session::ClientSession>,
+    state_file: Option<std::path::PathBuf>,
+) -> u8 {
     use std::io::Write;
     use std::os::fd::AsFd;
 
@@ -140,6 +155,8 @@ pub fn run_terminal_client(server: SocketAddr, prefs: ClientPrefs) -> u8 {
         initial_size,
         signals,
         raw,
+        resume,
+        state_file,
     };
     let result = run_session(&mut ctx);
     {

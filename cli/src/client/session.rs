@@ -125,16 +125,24 @@ async fn run_on_driver(ctx: &mut ClientContext) -> Result<SessionOutcome, Client
         transport: Config::client(),
     };
     let size = ctx.initial_size;
-    let session = ClientSession::new(
-        &ctx.prefs.key,
-        ctx.server,
-        size.cols.max(1),
-        size.rows.max(1),
-        config,
-        start,
-        moshkit_core::driver::os_random(),
-    )
-    .map_err(|e| ClientError::Session(e.to_string()))?;
+    let session = match ctx.resume.take() {
+        Some(mut restored) => {
+            // The window may have changed size while no client ran.
+            restored.resize(start, size.cols.max(1), size.rows.max(1));
+            restored
+        }
+        None => ClientSession::new(
+            &ctx.prefs.key,
+            ctx.server,
+            size.cols.max(1),
+            size.rows.max(1),
+            config,
+            start,
+            moshkit_core::driver::os_random(),
+        )
+        .map_err(|e| ClientError::Session(e.to_string()))?,
+    };
+    let mut saver = ctx.state_file.clone().map(StateSaver::new);
     let mut driver = Driver::client(session).await.map_err(|e| match e {
         DriverError::Bind(e) => ClientError::Io(e),
         e => ClientError::Session(e.to_string()),
@@ -161,6 +169,9 @@ async fn run_on_driver(ctx: &mut ClientContext) -> Result<SessionOutcome, Client
         }
         if let Some(reason) = st.closed {
             break Some(reason);
+        }
+        if let Some(saver) = saver.as_mut() {
+            saver.maybe_save(driver.endpoint(), now);
         }
 
         // Wait: the driver (datagrams, protocol timers; it sends what is due first), the
@@ -264,10 +275,71 @@ async fn run_on_driver(ctx: &mut ClientContext) -> Result<SessionOutcome, Client
         end,
         Some(CloseReason::ShutdownAcknowledged | CloseReason::PeerShutdown)
     );
+    if let Some(saver) = saver {
+        // The session is over: nothing is left to resume.
+        saver.remove();
+    }
     Ok(SessionOutcome {
         connected: st.connected || driver.endpoint().stats().last_contact.is_some(),
         clean,
     })
+}
+
+/// Keeps the session's state in a file (`--state-file`): written after changes, at most every
+/// [`SAVE_INTERVAL`], atomically (a temporary file renamed over it) and readable by the user
+/// only, since it holds the session key.
+struct StateSaver {
+    path: std::path::PathBuf,
+    last: Option<(Instant, Vec<u8>)>,
+}
+
+/// Shortest time between two writes of the state file.
+const SAVE_INTERVAL: Duration = Duration::from_millis(200);
+
+impl StateSaver {
+    fn new(path: std::path::PathBuf) -> Self {
+        StateSaver { path, last: None }
+    }
+
+    fn maybe_save(&mut self, session: &ClientSession, now: Instant) {
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(t, _)| now.duration_since(*t) < SAVE_INTERVAL)
+        {
+            return;
+        }
+        let blob = session.save_state();
+        if self.last.as_ref().is_some_and(|(_, b)| *b == blob) {
+            return;
+        }
+        if let Err(e) = write_private_atomically(&self.path, &blob) {
+            log::warn!("state file {}: {e}", self.path.display());
+        }
+        self.last = Some((now, blob));
+    }
+
+    fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn write_private_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 /// After this long without contact the bar says so (the core closes the session at 15 s).

@@ -235,6 +235,12 @@ impl ClientSession {
         })
     }
 
+    /// The session key (what [`ClientSession::save_state`] keeps; a resuming program needs it
+    /// for nothing else).
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
     /// The server's screen as last received (without predictions).
     pub fn remote_screen(&self) -> &Framebuffer {
         self.conn.remote_state().1.framebuffer()
