@@ -302,3 +302,35 @@ fn random_payloads_behind_a_valid_checksum_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_paused_session_sends_nothing_for_an_hour_then_at_once() {
+    let mut sim = SessionSim::new(51, 200, 0.0, DisplayPreference::Adaptive);
+    sim.connect();
+    sim.type_bytes(b"echo before\r");
+    sim.run_for(2000);
+    sim.client.pause();
+    let blob = sim.client.save_state(); // what an app does on pause
+    let sent = sim.client_seqs.len();
+    sim.host.host_output(sim.t(), b"output while backgrounded\r\n");
+    sim.run_for(3_600_000);
+    assert_eq!(sim.client_seqs.len(), sent, "datagrams sent while paused");
+    assert!(sim.client.poll_timeout(sim.t()).is_none());
+    // Back in the foreground on another network (a new port): the first datagram leaves at
+    // once and the server follows within one round trip.
+    sim.client.resume(sim.t());
+    let t0 = sim.now;
+    sim.run_for(1);
+    assert!(sim.client_seqs.len() > sent, "nothing sent on resume");
+    let new_addr = sim.client_addr;
+    sim.run_for(250);
+    assert_eq!(sim.host.connection().remote_address(), Some(new_addr));
+    assert!(sim.now - t0 <= 251);
+    converge(&mut sim, "after resume");
+    assert!(sim.screen().iter().any(|r| r.contains("output while backgrounded")));
+    // And the blob saved on pause restores after an hour too.
+    sim.kill_and_restore(&blob, wall_us(&sim), 52);
+    sim.run_for(1500);
+    converge(&mut sim, "restored after an hour");
+    assert_unique(&sim.client_seqs);
+}

@@ -754,6 +754,7 @@ impl MoshSession {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(MoshKitError::Closed);
         }
+        self.shared.lock().pause();
         self.shared.paused.store(true, Ordering::Release);
         self.shared.wake.notify_one();
         Ok(())
@@ -765,7 +766,7 @@ impl MoshSession {
             return Err(MoshKitError::Closed);
         }
         if self.shared.paused.swap(false, Ordering::AcqRel) {
-            self.shared.lock().network_changed(Instant::now());
+            self.shared.lock().resume(Instant::now());
         }
         self.shared.wake.notify_one();
         Ok(())

@@ -160,6 +160,8 @@ pub struct ClientSession {
     size: (u16, u16),
     /// A restored session waiting for the host's full redraw at this temporary size.
     redraw_size: Option<(u16, u16)>,
+    /// Backgrounded: no timers, nothing sent, until [`ClientSession::resume`].
+    paused: bool,
     full_redraws_requested: u64,
     config: ClientConfig,
     prediction: PredictionEngine<Rendition>,
@@ -216,6 +218,7 @@ impl ClientSession {
             initial_size: (cols, rows),
             size: (cols, rows),
             redraw_size: None,
+            paused: false,
             full_redraws_requested: 0,
             prediction,
             notifications,
@@ -484,6 +487,7 @@ impl ClientSession {
             initial_size: (ic, ir),
             size: (cols, rows),
             redraw_size: None,
+            paused: false,
             full_redraws_requested: 0,
             prediction: engine,
             notifications,
@@ -508,6 +512,27 @@ impl ClientSession {
         Ok(session)
     }
 
+    /// The app went to the background: from now on the session has no deadline and sends
+    /// nothing ([`ClientSession::poll_timeout`] is `None`, [`ClientSession::poll_transmit`]
+    /// gives nothing) until [`ClientSession::resume`]. Save the state now
+    /// ([`ClientSession::save_state`]): the OS may kill a backgrounded app.
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// The app is back: re-bind (the network has probably changed) and send at once, so the
+    /// server follows the new address within a round trip.
+    pub fn resume(&mut self, now: Instant) {
+        if std::mem::take(&mut self.paused) {
+            self.network_changed(now);
+        }
+    }
+
+    /// Whether [`ClientSession::pause`] is in force.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// The device's network changed: re-bind at once and resend.
     pub fn network_changed(&mut self, now: Instant) {
         self.conn.network_changed(now);
@@ -529,12 +554,18 @@ impl ClientSession {
 
     /// A deadline from [`ClientSession::poll_timeout`] was reached.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.paused {
+            return;
+        }
         self.conn.handle_timeout(now);
         self.pump(now);
     }
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        if self.paused {
+            return None;
+        }
         let t = self.conn.poll_transmit(now);
         if let Some(t) = &t {
             self.bytes_sent += t.contents.len() as u64;
@@ -550,7 +581,7 @@ impl ClientSession {
 
     /// When [`ClientSession::handle_timeout`] must next be called.
     pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
-        if self.closed.is_some() {
+        if self.closed.is_some() || self.paused {
             return None;
         }
         let mut next = self.conn.poll_timeout(now);
