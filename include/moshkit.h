@@ -490,6 +490,13 @@ typedef struct {
    * The session is over; no more callbacks follow.
    */
   void (*on_closed)(void *context, MoshkitCloseReason reason);
+  /**
+   * A session from `moshkit_session_restore` is in step with the server again: typed input
+   * is sent from now on. `server_had_newer_input`: the killed process had sent input after
+   * the state was saved; keys typed after the save that are not on the screen were lost.
+   * (Added after the first version: older apps' structs end before it.)
+   */
+  void (*on_resumed)(void *context, bool server_had_newer_input);
 } MoshkitCallbacks;
 
 /**

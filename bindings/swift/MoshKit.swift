@@ -1287,6 +1287,14 @@ public protocol SessionListener: AnyObject, Sendable {
      */
     func onClosed(reason: CloseReason) 
     
+    /**
+     * A restored session is in step with the server again: typed input is sent from now on
+     * (about a second after `MoshSession.restore`). `server_had_newer_input`: the killed
+     * process had sent input after the state was saved; keys typed after the save that are
+     * not on the screen were lost with it, none is sent twice.
+     */
+    func onResumed(serverHadNewerInput: Bool) 
+    
 }
 /**
  * Told about a session's events, on MoshKit's runtime thread (one thread for all sessions):
@@ -1413,6 +1421,21 @@ open func onClosed(reason: CloseReason)  {try! rustCall() {
     uniffi_moshkit_fn_method_sessionlistener_on_closed(
             self.uniffiCloneHandle(),
         FfiConverterTypeCloseReason_lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A restored session is in step with the server again: typed input is sent from now on
+     * (about a second after `MoshSession.restore`). `server_had_newer_input`: the killed
+     * process had sent input after the state was saved; keys typed after the save that are
+     * not on the screen were lost with it, none is sent twice.
+     */
+open func onResumed(serverHadNewerInput: Bool)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_resumed(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(serverHadNewerInput),uniffiCallStatus
     )
 }
 }
@@ -1574,6 +1597,30 @@ fileprivate struct UniffiCallbackInterfaceSessionListener {
                 }
                 return uniffiObj.onClosed(
                      reason: try FfiConverterTypeCloseReason_lift(reason)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onResumed: { (
+            uniffiHandle: UInt64,
+            serverHadNewerInput: Int8,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onResumed(
+                     serverHadNewerInput: try FfiConverterBool.lift(serverHadNewerInput)
                 )
             }
 
@@ -3573,6 +3620,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_sessionlistener_on_closed() != 46159) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_resumed() != 18042) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 49315) {

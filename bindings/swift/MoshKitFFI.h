@@ -292,6 +292,13 @@ typedef void (*UniffiCallbackInterfaceSessionListenerMethod5)(uint64_t, RustBuff
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD6
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD6
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod6)(uint64_t, int8_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 typedef struct UniffiVTableCallbackInterfaceLogSink {
@@ -312,6 +319,7 @@ typedef struct UniffiVTableCallbackInterfaceSessionListener {
     UniffiCallbackInterfaceSessionListenerMethod3 _Nonnull onTitle;
     UniffiCallbackInterfaceSessionListenerMethod4 _Nonnull onClipboard;
     UniffiCallbackInterfaceSessionListenerMethod5 _Nonnull onClosed;
+    UniffiCallbackInterfaceSessionListenerMethod6 _Nonnull onResumed;
 } UniffiVTableCallbackInterfaceSessionListener;
 
 #endif
@@ -463,6 +471,11 @@ void uniffi_moshkit_fn_method_sessionlistener_on_clipboard(uint64_t ptr, RustBuf
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CLOSED
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_CLOSED
 void uniffi_moshkit_fn_method_sessionlistener_on_closed(uint64_t ptr, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_RESUMED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_RESUMED
+void uniffi_moshkit_fn_method_sessionlistener_on_resumed(uint64_t ptr, int8_t server_had_newer_input, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_CLEAR_LOG_SINK
@@ -921,6 +934,12 @@ uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_clipboard(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CLOSED
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_CLOSED
 uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_closed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_RESUMED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_RESUMED
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_resumed(void
     
 );
 #endif

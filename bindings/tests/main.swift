@@ -117,11 +117,13 @@ final class Listener: SessionListener, @unchecked Sendable {
     private(set) var screenChanged = false
     private(set) var states: [ConnectionState] = []
     private(set) var closed: CloseReason?
+    private(set) var resumes = 0
     func onScreenChanged() { cond.lock(); screenChanged = true; cond.broadcast(); cond.unlock() }
     func onConnectionState(state: ConnectionState) { cond.lock(); states.append(state); cond.broadcast(); cond.unlock() }
     func onBell() {}
     func onTitle(title: String) {}
     func onClipboard(text: String) {}
+    func onResumed(serverHadNewerInput: Bool) { cond.lock(); resumes += 1; cond.broadcast(); cond.unlock() }
     func onClosed(reason: CloseReason) { cond.lock(); closed = reason; cond.broadcast(); cond.unlock() }
     func resetScreenChanged() { cond.lock(); screenChanged = false; cond.unlock() }
     /// Waits (bounded) until `pred` holds; returns whether it did.
@@ -214,6 +216,7 @@ for cycle in 0..<10 {
     session = try! MoshSession.restore(savedState: saved[cycle % 3 == 2 ? cycle - 1 : cycle], listener: listener)
     screen = []
     waitFor(during)
+    expect(listener.wait(seconds: 15) { $0.resumes == cycle + 1 }, "no onResumed after restore \(cycle)")
     let after = "after\(cycle)-\((cycle + 20) * 3)"
     try! session.sendInput(bytes: Data("echo after\(cycle)-$((\(cycle + 20)*3))".utf8) + enter)
     waitFor(after)

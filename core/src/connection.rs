@@ -141,6 +141,13 @@ pub enum Event {
     /// acknowledged it after the save). Ask for a self-contained update (a client session
     /// resizes, which makes the host redraw everything).
     RemoteStateUnknown,
+    /// A restored client is in step with the peer again and sends input from now on.
+    /// `peer_had_newer_input`: the peer held input of ours newer than the saved state (the
+    /// killed process sent it after the save).
+    Resynchronised {
+        /// See above.
+        peer_had_newer_input: bool,
+    },
     /// The peer asked to shut down; an acknowledgement is being sent.
     PeerShutdownRequested,
     /// The session is over.
@@ -664,6 +671,15 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
         }
     }
 
+    /// A restored sender that resolved its resync reports it once.
+    fn note_resync(&mut self) {
+        if let Some(newer) = self.sender.take_resync_outcome() {
+            self.events.push_back(Event::Resynchronised {
+                peer_had_newer_input: newer,
+            });
+        }
+    }
+
     fn tick(&mut self, now: u64) {
         if self.closed.is_some() {
             return;
@@ -676,7 +692,9 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
             return;
         };
         let timing = self.timing();
-        let Some(inst) = self.sender.tick(now, timing, &mut *self.rng) else {
+        let inst = self.sender.tick(now, timing, &mut *self.rng);
+        self.note_resync();
+        let Some(inst) = inst else {
             return;
         };
         for fragment in self.fragmenter.make_fragments(&inst, self.mtu) {
@@ -755,6 +773,7 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
         if self.remote.is_some() {
             let timing = self.timing();
             next = next.min(self.sender.next_wakeup(now, timing));
+            self.note_resync();
         }
         match self.last_heard {
             None => {

@@ -261,11 +261,27 @@ fn a_stale_restore_asks_for_a_full_redraw_once() {
         "{:?}",
         sim.screen()
     );
+    // The app is told when input flows again, and that the killed process had sent input
+    // after the save.
+    let resumed = |sim: &SessionSim| {
+        sim.client_events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                moshkit_core::session::ClientEvent::Resumed {
+                    server_had_newer_input,
+                } => Some(*server_had_newer_input),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(resumed(&sim), vec![true]);
     // And a fresh restore needs none.
     let fresh = sim.client.save_state();
     sim.kill_and_restore(&fresh, wall_us(&sim), 10);
     converge(&mut sim, "fresh restore");
     assert_eq!(sim.client.stats().full_redraws_requested, 0);
+    sim.run_for(1500);
+    assert_eq!(resumed(&sim), vec![true, false]);
     sim.type_bytes(b"echo last\r");
     sim.run_for(1500);
     converge(&mut sim, "typing");
@@ -312,7 +328,8 @@ fn a_paused_session_sends_nothing_for_an_hour_then_at_once() {
     sim.client.pause();
     let blob = sim.client.save_state(); // what an app does on pause
     let sent = sim.client_seqs.len();
-    sim.host.host_output(sim.t(), b"output while backgrounded\r\n");
+    sim.host
+        .host_output(sim.t(), b"output while backgrounded\r\n");
     sim.run_for(3_600_000);
     assert_eq!(sim.client_seqs.len(), sent, "datagrams sent while paused");
     assert!(sim.client.poll_timeout(sim.t()).is_none());
@@ -327,7 +344,11 @@ fn a_paused_session_sends_nothing_for_an_hour_then_at_once() {
     assert_eq!(sim.host.connection().remote_address(), Some(new_addr));
     assert!(sim.now - t0 <= 251);
     converge(&mut sim, "after resume");
-    assert!(sim.screen().iter().any(|r| r.contains("output while backgrounded")));
+    assert!(
+        sim.screen()
+            .iter()
+            .any(|r| r.contains("output while backgrounded"))
+    );
     // And the blob saved on pause restores after an hour too.
     sim.kill_and_restore(&blob, wall_us(&sim), 52);
     sim.run_for(1500);

@@ -41,6 +41,7 @@ typedef struct {
     int connected;
     int closed;
     MoshkitCloseReason close_reason;
+    int resumed;                     /* restored sessions back in step */
 } Events;
 
 static void on_screen_changed(void *ctx) {
@@ -57,6 +58,15 @@ static void on_connection_state(void *ctx, MoshkitConnectionState state, uint64_
     (void)silent_ms;
     pthread_mutex_lock(&e->lock);
     if (state == MOSHKIT_CONNECTION_STATE_CONNECTED) e->connected = 1;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void on_resumed(void *ctx, bool server_had_newer_input) {
+    (void)server_had_newer_input;
+    Events *e = ctx;
+    pthread_mutex_lock(&e->lock);
+    e->resumed++;
     pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
 }
@@ -182,6 +192,7 @@ int main(int argc, char **argv) {
         .on_screen_changed = on_screen_changed,
         .on_connection_state = on_connection_state,
         .on_closed = on_closed,
+        .on_resumed = on_resumed,
     };
 
     /* Errors first: nothing here touches the network. */
@@ -275,6 +286,10 @@ int main(int argc, char **argv) {
         CHECK(wait_for(s, &events, want, 15.0));
     }
     for (int i = 0; i < CYCLES; i++) free(saved[i]);
+    pthread_mutex_lock(&events.lock);
+    int resumed = events.resumed;
+    pthread_mutex_unlock(&events.lock);
+    CHECK(resumed == CYCLES); /* every restored session reported on_resumed once */
     if (!s) return 1;
     MoshkitSession *bad = NULL;
     CHECK(moshkit_session_restore((const uint8_t *)"not saved", 9, &cb, &bad) ==

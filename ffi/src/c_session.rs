@@ -127,6 +127,12 @@ pub struct MoshkitCallbacks {
     pub on_clipboard: Option<unsafe extern "C" fn(context: *mut c_void, text: *const c_char)>,
     /// The session is over; no more callbacks follow.
     pub on_closed: Option<unsafe extern "C" fn(context: *mut c_void, reason: MoshkitCloseReason)>,
+    /// A session from `moshkit_session_restore` is in step with the server again: typed input
+    /// is sent from now on. `server_had_newer_input`: the killed process had sent input after
+    /// the state was saved; keys typed after the save that are not on the screen were lost.
+    /// (Added after the first version: older apps' structs end before it.)
+    pub on_resumed:
+        Option<unsafe extern "C" fn(context: *mut c_void, server_had_newer_input: bool)>,
 }
 
 /// The first version of [`MoshkitCallbacks`] ends after `on_closed`.
@@ -144,6 +150,7 @@ fn read_callbacks(callbacks: *const MoshkitCallbacks) -> Result<MoshkitCallbacks
         on_title: None,
         on_clipboard: None,
         on_closed: None,
+        on_resumed: None,
     };
     if callbacks.is_null() {
         return Ok(out);
@@ -212,6 +219,12 @@ impl SessionListener for CListener {
             let text = c_string_lossy(text);
             // SAFETY: as above; the string lives until the call returns.
             unsafe { f(self.0.context, text.as_ptr()) };
+        }
+    }
+    fn on_resumed(&self, server_had_newer_input: bool) {
+        if let Some(f) = self.0.on_resumed {
+            // SAFETY: as above.
+            unsafe { f(self.0.context, server_had_newer_input) };
         }
     }
     fn on_closed(&self, reason: CloseReason) {

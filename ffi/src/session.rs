@@ -280,6 +280,11 @@ pub trait SessionListener: Send + Sync {
     fn on_clipboard(&self, text: String);
     /// The session is over; no more calls follow.
     fn on_closed(&self, reason: CloseReason);
+    /// A restored session is in step with the server again: typed input is sent from now on
+    /// (about a second after `MoshSession.restore`). `server_had_newer_input`: the killed
+    /// process had sent input after the state was saved; keys typed after the save that are
+    /// not on the screen were lost with it, none is sent twice.
+    fn on_resumed(&self, server_had_newer_input: bool);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,6 +374,9 @@ impl Shared {
             ClientEvent::Title(t) => self.tell("on_title", |l| l.on_title(t)),
             ClientEvent::Clipboard(c) => self.tell("on_clipboard", |l| l.on_clipboard(c)),
             ClientEvent::Rebind => {}
+            ClientEvent::Resumed {
+                server_had_newer_input,
+            } => self.tell("on_resumed", |l| l.on_resumed(server_had_newer_input)),
             ClientEvent::Closed(r) => {
                 self.finish(r.into());
                 return true;

@@ -120,6 +120,7 @@ impl SessionListener for Listener {
     fn on_closed(&self, reason: CloseReason) {
         self.update(|e| e.closed = Some(reason));
     }
+    fn on_resumed(&self, _server_had_newer_input: bool) {}
 }
 
 /// The UI's copy of the screen, kept up to date from pulled changes.

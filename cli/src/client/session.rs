@@ -76,6 +76,7 @@ impl LoopState {
             }
             // The driver has already bound the new socket.
             ClientEvent::Rebind => {}
+            ClientEvent::Resumed { .. } => self.dirty = true,
             ClientEvent::Closed(reason) => self.closed = Some(reason),
         }
     }

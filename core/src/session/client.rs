@@ -96,6 +96,14 @@ pub enum ClientEvent {
     Clipboard(String),
     /// The driver must open a fresh socket and send from it (port hop or network change).
     Rebind,
+    /// A restored session is in step with the server again: typed input is sent from now on.
+    /// `server_had_newer_input`: the killed process had sent input after the state was saved
+    /// (it is on the server's screen). Keys typed after the save that are not on the screen
+    /// were lost with the process; none is ever sent twice.
+    Resumed {
+        /// See above.
+        server_had_newer_input: bool,
+    },
     /// The session is over.
     Closed(CloseReason),
 }
@@ -769,6 +777,11 @@ impl ClientSession {
                     self.events.push_back(ClientEvent::Closed(reason));
                 }
                 Event::RemoteStateUnknown => self.request_full_redraw(now),
+                Event::Resynchronised {
+                    peer_had_newer_input,
+                } => self.events.push_back(ClientEvent::Resumed {
+                    server_had_newer_input: peer_had_newer_input,
+                }),
                 Event::PeerAddressChanged { .. }
                 | Event::PeerDetached
                 | Event::PeerShutdownRequested => {}

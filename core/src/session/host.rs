@@ -208,7 +208,10 @@ impl HostSession {
                 }
                 Event::PeerDetached => self.events.push_back(HostEvent::ClientDetached),
                 Event::Closed(reason) => self.events.push_back(HostEvent::Closed(reason)),
-                Event::Rebind | Event::PeerShutdownRequested | Event::RemoteStateUnknown => {}
+                Event::Rebind
+                | Event::PeerShutdownRequested
+                | Event::RemoteStateUnknown
+                | Event::Resynchronised { .. } => {}
             }
         }
     }

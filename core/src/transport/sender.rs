@@ -62,6 +62,9 @@ pub struct Sender<S> {
     resync: Option<Resync<S>>,
     /// New state numbers start here (set when a restored sender resolves its resync).
     num_floor: u64,
+    /// Set when a resync resolved: whether the peer held a newer state of ours than the saved
+    /// ones (taken once by [`Sender::take_resync_outcome`]).
+    resync_outcome: Option<bool>,
 }
 
 impl<S: SyncState> Sender<S> {
@@ -87,6 +90,7 @@ impl<S: SyncState> Sender<S> {
             shutdown_tries: 0,
             resync: None,
             num_floor: 0,
+            resync_outcome: None,
         }
     }
 
@@ -123,6 +127,12 @@ impl<S: SyncState> Sender<S> {
         Some(s)
     }
 
+    /// `Some(newer)` once after a restored sender resynchronised: `newer` when the peer held a
+    /// state of ours newer than every saved one (the killed process sent it after the save).
+    pub fn take_resync_outcome(&mut self) -> Option<bool> {
+        self.resync_outcome.take()
+    }
+
     /// Whether this restored sender still waits for the peer's first instruction.
     pub fn resyncing(&self) -> bool {
         self.resync.is_some()
@@ -139,6 +149,7 @@ impl<S: SyncState> Sender<S> {
             return;
         };
         let known = self.sent.iter().any(|s| s.num == ack);
+        self.resync_outcome = Some(!known);
         if !known && ack != PROBE_NUM && ack != SHUTDOWN_NUM {
             self.sent = VecDeque::from([SentState {
                 timestamp: self.back().timestamp,

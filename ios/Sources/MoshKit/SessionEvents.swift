@@ -15,6 +15,8 @@ public enum SessionEvent: Sendable, Equatable {
     case title(String)
     /// The remote application set the clipboard (OSC 52).
     case clipboard(String)
+    /// A restored session is in step with the server again (input flows from now on).
+    case resumed(serverHadNewerInput: Bool)
     /// The session is over; the stream finishes after this event.
     case closed(CloseReason)
 }
@@ -53,6 +55,9 @@ public final class SessionEvents: SessionListener, @unchecked Sendable {
     public func onBell() { continuation.yield(.bell) }
     public func onTitle(title: String) { continuation.yield(.title(title)) }
     public func onClipboard(text: String) { continuation.yield(.clipboard(text)) }
+    public func onResumed(serverHadNewerInput: Bool) {
+        continuation.yield(.resumed(serverHadNewerInput: serverHadNewerInput))
+    }
     public func onClosed(reason: CloseReason) {
         continuation.yield(.closed(reason))
         continuation.finish()

@@ -678,6 +678,9 @@ internal interface UniffiCallbackInterfaceSessionListenerMethod4 : com.sun.jna.C
 internal interface UniffiCallbackInterfaceSessionListenerMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceSessionListenerMethod6 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`serverHadNewerInput`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
 internal open class UniffiVTableCallbackInterfaceLogSink(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -697,7 +700,7 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onScreenChanged", "onConnectionState", "onBell", "onTitle", "onClipboard", "onClosed")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onScreenChanged", "onConnectionState", "onBell", "onTitle", "onClipboard", "onClosed", "onResumed")
 internal open class UniffiVTableCallbackInterfaceSessionListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
@@ -707,6 +710,7 @@ internal open class UniffiVTableCallbackInterfaceSessionListener(
     @JvmField internal var `onTitle`: UniffiCallbackInterfaceSessionListenerMethod3? = null,
     @JvmField internal var `onClipboard`: UniffiCallbackInterfaceSessionListenerMethod4? = null,
     @JvmField internal var `onClosed`: UniffiCallbackInterfaceSessionListenerMethod5? = null,
+    @JvmField internal var `onResumed`: UniffiCallbackInterfaceSessionListenerMethod6? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -717,7 +721,8 @@ internal open class UniffiVTableCallbackInterfaceSessionListener(
         `onTitle`: UniffiCallbackInterfaceSessionListenerMethod3? = null,
         `onClipboard`: UniffiCallbackInterfaceSessionListenerMethod4? = null,
         `onClosed`: UniffiCallbackInterfaceSessionListenerMethod5? = null,
-    ): UniffiVTableCallbackInterfaceSessionListener(`uniffiFree`,`uniffiClone`,`onScreenChanged`,`onConnectionState`,`onBell`,`onTitle`,`onClipboard`,`onClosed`,), Structure.ByValue
+        `onResumed`: UniffiCallbackInterfaceSessionListenerMethod6? = null,
+    ): UniffiVTableCallbackInterfaceSessionListener(`uniffiFree`,`uniffiClone`,`onScreenChanged`,`onConnectionState`,`onBell`,`onTitle`,`onClipboard`,`onClosed`,`onResumed`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSessionListener) {
         `uniffiFree` = other.`uniffiFree`
@@ -728,6 +733,7 @@ internal open class UniffiVTableCallbackInterfaceSessionListener(
         `onTitle` = other.`onTitle`
         `onClipboard` = other.`onClipboard`
         `onClosed` = other.`onClosed`
+        `onResumed` = other.`onResumed`
     }
 
 }
@@ -809,6 +815,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_moshkit_checksum_method_sessionlistener_on_clipboard(
     ): Int
     external fun uniffi_moshkit_checksum_method_sessionlistener_on_closed(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_resumed(
     ): Int
     external fun uniffi_moshkit_checksum_constructor_moshsession_connect(
     ): Int
@@ -895,6 +903,8 @@ internal object UniffiLib {
     external fun uniffi_moshkit_fn_method_sessionlistener_on_clipboard(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_method_sessionlistener_on_closed(`ptr`: Long,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_resumed(`ptr`: Long,`serverHadNewerInput`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_func_clear_log_sink(uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1108,6 +1118,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_closed() and 0xFFFF) != 46159) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_resumed() and 0xFFFF) != 18042) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 49315) {
@@ -2620,6 +2633,14 @@ public interface SessionListener {
      */
     fun `onClosed`(`reason`: CloseReason)
     
+    /**
+     * A restored session is in step with the server again: typed input is sent from now on
+     * (about a second after `MoshSession.restore`). `server_had_newer_input`: the killed
+     * process had sent input after the state was saved; keys typed after the save that are
+     * not on the screen were lost with it, none is sent twice.
+     */
+    fun `onResumed`(`serverHadNewerInput`: kotlin.Boolean)
+    
     companion object
 }
 
@@ -2825,6 +2846,25 @@ open class SessionListenerImpl: Disposable, AutoCloseable, SessionListener
     
 
     
+    /**
+     * A restored session is in step with the server again: typed input is sent from now on
+     * (about a second after `MoshSession.restore`). `server_had_newer_input`: the killed
+     * process had sent input after the state was saved; keys typed after the save that are
+     * not on the screen were lost with it, none is sent twice.
+     */override fun `onResumed`(`serverHadNewerInput`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_resumed(
+        it,
+        
+        FfiConverterBoolean.lower(`serverHadNewerInput`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -2912,6 +2952,18 @@ internal object uniffiCallbackInterfaceSessionListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onResumed`: UniffiCallbackInterfaceSessionListenerMethod6 {
+        override fun callback(`uniffiHandle`: Long,`serverHadNewerInput`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onResumed`(
+                    FfiConverterBoolean.lift(`serverHadNewerInput`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -2934,6 +2986,7 @@ internal object uniffiCallbackInterfaceSessionListener {
         `onTitle`,
         `onClipboard`,
         `onClosed`,
+        `onResumed`,
     )
 
     // Registers the foreign callback with the Rust side.

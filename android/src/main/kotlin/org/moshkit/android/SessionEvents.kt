@@ -24,6 +24,9 @@ sealed interface SessionEvent {
     data class Clipboard(val text: String) : SessionEvent
     /** The session is over; the flow ends after this event. */
     data class Closed(val reason: CloseReason) : SessionEvent
+
+    /** A restored session is in step with the server again (input flows from now on). */
+    data class Resumed(val serverHadNewerInput: Boolean) : SessionEvent
 }
 
 /**
@@ -57,6 +60,9 @@ class SessionEvents : SessionListener {
     override fun onBell() { channel.trySend(SessionEvent.Bell) }
     override fun onTitle(title: String) { channel.trySend(SessionEvent.Title(title)) }
     override fun onClipboard(text: String) { channel.trySend(SessionEvent.Clipboard(text)) }
+    override fun onResumed(serverHadNewerInput: Boolean) {
+        channel.trySend(SessionEvent.Resumed(serverHadNewerInput))
+    }
     override fun onClosed(reason: CloseReason) {
         channel.trySend(SessionEvent.Closed(reason))
         channel.close()
