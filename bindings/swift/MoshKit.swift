@@ -3583,7 +3583,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_moshsession_pause() != 50141) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_pull_changes() != 58451) {
+    if (uniffi_moshkit_checksum_method_moshsession_pull_changes() != 39665) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_resize() != 37201) {
@@ -3598,7 +3598,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_moshsession_send_input() != 54446) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_snapshot() != 27166) {
+    if (uniffi_moshkit_checksum_method_moshsession_snapshot() != 61682) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_stats() != 18221) {

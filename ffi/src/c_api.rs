@@ -217,6 +217,19 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     })
 }
 
+/// Writes `value` through `out` after a NULL check.
+///
+/// # Safety
+/// `out` is NULL or valid for writing a `T`.
+pub(crate) unsafe fn write_out<T>(out: *mut T, name: &str, value: T) -> Result<(), CError> {
+    if out.is_null() {
+        return Err(null_error(name));
+    }
+    // SAFETY: non-null and valid for writing per the caller contract.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
 pub(crate) fn null_error(name: &str) -> CError {
     CError::new(MoshkitStatus::NullPointer, format!("{name} is NULL"))
 }

@@ -20,15 +20,18 @@
 pub mod api;
 pub mod attrs;
 pub mod c_api;
+pub mod c_screen;
 pub mod c_session;
 mod cstr;
 pub mod error;
 pub mod handles;
 pub mod logging;
+pub mod screen;
 pub mod session;
 
 pub use api::*;
 pub use error::MoshKitError;
+pub use screen::*;
 pub use session::*;
 
 uniffi::setup_scaffolding!("moshkit");

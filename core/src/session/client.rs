@@ -21,7 +21,7 @@ use super::screen::{Composed, CursorState, ScreenRow, changed_rows, compose, com
 /// While connecting, the client wakes at least this often (stmclient.cc, §9.1).
 pub(crate) const CONNECTING_POLL: Duration = Duration::from_millis(250);
 /// Packet sequence numbers stay below 2^62 after a restore, leaving half of the 63-bit space.
-const RESTORE_SEQ_FLOOR_MAX: u64 = 1 << 62;
+pub(super) const RESTORE_SEQ_FLOOR_MAX: u64 = 1 << 62;
 /// Bracketed-paste start marker, sent around pastes when the application enabled mode 2004.
 pub const PASTE_START: &[u8] = b"\x1b[200~";
 /// Bracketed-paste end marker.
@@ -159,33 +159,33 @@ pub struct ClientStats {
 /// [`ClientSession::poll_timeout`] or the next datagram.
 #[derive(Debug)]
 pub struct ClientSession {
-    conn: Connection<UserStream, HostState>,
+    pub(super) conn: Connection<UserStream, HostState>,
     /// Kept for [`ClientSession::save_state`].
-    key: Key,
+    pub(super) key: Key,
     /// The size the remote replica started with (its state 0).
-    initial_size: (u16, u16),
+    pub(super) initial_size: (u16, u16),
     /// The window size the app set last.
-    size: (u16, u16),
+    pub(super) size: (u16, u16),
     /// A restored session waiting for the host's full redraw at this temporary size.
-    redraw_size: Option<(u16, u16)>,
+    pub(super) redraw_size: Option<(u16, u16)>,
     /// Backgrounded: no timers, nothing sent, until [`ClientSession::resume`].
-    paused: bool,
-    full_redraws_requested: u64,
-    config: ClientConfig,
-    prediction: PredictionEngine<Rendition>,
-    notifications: Notifications,
-    events: VecDeque<ClientEvent>,
-    last_pulled: Option<Composed>,
-    remote_num: u64,
-    connected: bool,
-    reported_state: ConnectionState,
-    bell_count: u64,
-    title: String,
-    clipboard: String,
-    bytes_sent: u64,
-    bytes_received: u64,
-    start: Instant,
-    closed: Option<CloseReason>,
+    pub(super) paused: bool,
+    pub(super) full_redraws_requested: u64,
+    pub(super) config: ClientConfig,
+    pub(super) prediction: PredictionEngine<Rendition>,
+    pub(super) notifications: Notifications,
+    pub(super) events: VecDeque<ClientEvent>,
+    pub(super) last_pulled: Option<Composed>,
+    pub(super) remote_num: u64,
+    pub(super) connected: bool,
+    pub(super) reported_state: ConnectionState,
+    pub(super) bell_count: u64,
+    pub(super) title: String,
+    pub(super) clipboard: String,
+    pub(super) bytes_sent: u64,
+    pub(super) bytes_received: u64,
+    pub(super) start: Instant,
+    pub(super) closed: Option<CloseReason>,
 }
 
 impl ClientSession {
@@ -318,206 +318,6 @@ impl ClientSession {
             .modify_local(now, |s| s.push_resize(i32::from(cols), i32::from(rows)));
         self.size = (cols, rows);
         self.prediction.reset();
-    }
-
-    /// The whole resumable state of this session as an opaque, versioned, integrity-checked
-    /// blob (see [`ClientSession::restore`]). It holds the session key: keep it in the
-    /// Keychain / Keystore-encrypted storage, never in plain files or logs. Cheap enough to
-    /// call after every screen change; call it at least when the app goes to the background.
-    pub fn save_state(&self) -> Vec<u8> {
-        use crate::prediction::Glyph;
-        let snapshot = self.conn.snapshot();
-        let (ic, ir) = self.initial_size;
-        let remote0 = HostState::new(usize::from(ic), usize::from(ir));
-        let snapshot = match remote0 {
-            Ok(remote0) => snapshot.encode(&UserStream::new(), &remote0),
-            // The session was created with this size, so it is valid.
-            Err(_) => Vec::new(),
-        };
-        let server = self
-            .conn
-            .remote_address()
-            .unwrap_or_else(|| std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)));
-        let (server_ip, server_port) = super::saved::encode_ip(server);
-        let (prompts, vertical) = self.prediction.learned();
-        let learned_prompts = prompts
-            .iter()
-            .map(|p| {
-                let mut sp = super::saved::SavedPrompt::default();
-                for g in p {
-                    let (k, v) = match *g {
-                        Glyph::Blank => (0, 0),
-                        Glyph::Char(c) => (1, u64::from(u32::from(c))),
-                        Glyph::Other(h) => (2, h),
-                    };
-                    sp.kinds.push(k);
-                    sp.values.push(v);
-                }
-                sp
-            })
-            .collect();
-        super::saved::frame(&super::saved::SavedSession {
-            key: self.key.as_bytes().to_vec(),
-            server_ip,
-            server_port,
-            snapshot,
-            initial_cols: u32::from(ic),
-            initial_rows: u32::from(ir),
-            cols: u32::from(self.size.0),
-            rows: u32::from(self.size.1),
-            prediction: match self.config.prediction {
-                DisplayPreference::Adaptive => 0,
-                DisplayPreference::Always => 1,
-                DisplayPreference::Never => 2,
-                DisplayPreference::Experimental => 3,
-            },
-            predict_overwrite: self.config.predict_overwrite,
-            prediction_extensions: self.config.prediction_extensions,
-            draw_notification_bar: self.config.draw_notification_bar,
-            escape_key_name: self.config.escape_key_name.clone(),
-            title_prefix: self.config.title_prefix.clone(),
-            learned_prompts,
-            vertical_learned: vertical,
-            remote_num: self.remote_num,
-        })
-    }
-
-    /// Rebuilds a session from [`ClientSession::save_state`]'s blob in a new process: same key,
-    /// server, state history, screen, window size, prediction settings and what prediction
-    /// learned. The screen shows the saved server screen at once ([`ClientEvent::ScreenChanged`]
-    /// is queued) and the first poll sends: the server follows the new address within one
-    /// round trip.
-    ///
-    /// `wall_clock_micros` is the current wall-clock time (microseconds since the Unix epoch):
-    /// packet sequence numbers continue at `wall_clock_micros × 1024`, above every number any
-    /// earlier process of the session can have used (none sends 1024 datagrams a microsecond),
-    /// so restoring the same blob twice, or an older blob after a newer one, never reuses a
-    /// nonce while the wall clock moves forward between restores. If the clock is behind the
-    /// saved numbers, they continue [`crate::connection::RESUME_SEQ_GAP`] above the saved next
-    /// number. The argument is in `docs/ssp.md`.
-    pub fn restore(
-        blob: &[u8],
-        now: Instant,
-        wall_clock_micros: u64,
-        rng: Box<dyn RandomSource>,
-    ) -> Result<Self, super::RestoreError> {
-        use super::RestoreError;
-        use crate::prediction::Glyph;
-        let saved = super::saved::unframe(blob)?;
-        let key_bytes: [u8; crate::crypto::KEY_LEN] = saved
-            .key
-            .as_slice()
-            .try_into()
-            .map_err(|_| RestoreError::Malformed(format!("{}-byte key", saved.key.len())))?;
-        let key = Key::from_bytes(key_bytes);
-        let server = super::saved::decode_ip(&saved.server_ip, saved.server_port)?;
-        let dim = |v: u32, what: &str| {
-            u16::try_from(v)
-                .ok()
-                .filter(|v| *v > 0)
-                .ok_or_else(|| RestoreError::Malformed(format!("{what} {v}")))
-        };
-        let (ic, ir) = (
-            dim(saved.initial_cols, "initial columns")?,
-            dim(saved.initial_rows, "initial rows")?,
-        );
-        let (cols, rows) = (dim(saved.cols, "columns")?, dim(saved.rows, "rows")?);
-        let prediction = match saved.prediction {
-            0 => DisplayPreference::Adaptive,
-            1 => DisplayPreference::Always,
-            2 => DisplayPreference::Never,
-            3 => DisplayPreference::Experimental,
-            p => return Err(RestoreError::Malformed(format!("prediction mode {p}"))),
-        };
-        let mut prompts = Vec::new();
-        for p in &saved.learned_prompts {
-            if p.kinds.len() != p.values.len() {
-                return Err(RestoreError::Malformed("learned prompt".into()));
-            }
-            let mut glyphs = Vec::with_capacity(p.kinds.len());
-            for (&k, &v) in p.kinds.iter().zip(&p.values) {
-                glyphs.push(match k {
-                    0 => Glyph::Blank,
-                    1 => Glyph::Char(
-                        u32::try_from(v)
-                            .ok()
-                            .and_then(char::from_u32)
-                            .ok_or_else(|| RestoreError::Malformed("prompt glyph".into()))?,
-                    ),
-                    2 => Glyph::Other(v),
-                    _ => return Err(RestoreError::Malformed("prompt glyph kind".into())),
-                });
-            }
-            prompts.push(glyphs);
-        }
-        let remote0 = HostState::new(usize::from(ic), usize::from(ir))?;
-        let snapshot =
-            crate::connection::Snapshot::decode(&saved.snapshot, &UserStream::new(), &remote0)?;
-        let remote_num = snapshot.remote.0;
-        let config = ClientConfig {
-            prediction,
-            predict_overwrite: saved.predict_overwrite,
-            prediction_extensions: saved.prediction_extensions,
-            draw_notification_bar: saved.draw_notification_bar,
-            escape_key_name: saved.escape_key_name,
-            title_prefix: saved.title_prefix,
-            transport: Config::client(),
-        };
-        let floor = wall_clock_micros
-            .saturating_mul(1024)
-            .min(RESTORE_SEQ_FLOOR_MAX);
-        let conn = Connection::restore_above(
-            config.transport.clone(),
-            &key,
-            server,
-            snapshot,
-            floor,
-            now,
-            rng,
-        )?;
-        let mut engine = PredictionEngine::new(
-            config.prediction,
-            config.predict_overwrite,
-            Rendition::default(),
-        );
-        engine.set_extensions(config.prediction_extensions);
-        engine.set_learned(prompts, saved.vertical_learned);
-        let notifications = Notifications::new(now, config.escape_key_name.as_deref());
-        let fb = conn.remote_state().1.framebuffer();
-        let (bell_count, title, clipboard) = (
-            fb.bell_count(),
-            fb.title().to_owned(),
-            fb.clipboard().to_owned(),
-        );
-        let mut session = ClientSession {
-            conn,
-            key,
-            initial_size: (ic, ir),
-            size: (cols, rows),
-            redraw_size: None,
-            paused: false,
-            full_redraws_requested: 0,
-            prediction: engine,
-            notifications,
-            events: VecDeque::new(),
-            last_pulled: None,
-            remote_num,
-            connected: false,
-            reported_state: ConnectionState::Connecting,
-            bell_count,
-            title: title.clone(),
-            clipboard,
-            bytes_sent: 0,
-            bytes_received: 0,
-            start: now,
-            closed: None,
-            config,
-        };
-        session.events.push_back(ClientEvent::ScreenChanged);
-        if !title.is_empty() {
-            session.events.push_back(ClientEvent::Title(title));
-        }
-        Ok(session)
     }
 
     /// The app went to the background: from now on the session has no deadline and sends

@@ -1081,7 +1081,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_moshsession_pause() and 0xFFFF) != 50141) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_pull_changes() and 0xFFFF) != 58451) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_pull_changes() and 0xFFFF) != 39665) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_resize() and 0xFFFF) != 37201) {
@@ -1096,7 +1096,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_moshsession_send_input() and 0xFFFF) != 54446) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_snapshot() and 0xFFFF) != 27166) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_snapshot() and 0xFFFF) != 61682) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_stats() and 0xFFFF) != 18221) {
