@@ -355,3 +355,34 @@ fn a_paused_session_sends_nothing_for_an_hour_then_at_once() {
     converge(&mut sim, "restored after an hour");
     assert_unique(&sim.client_seqs);
 }
+
+#[test]
+fn save_in_the_middle_of_output() {
+    // The host prints a long burst in chunks; the save happens half-way, the kill a little
+    // later, more output follows while no client runs: the restored screen converges.
+    let mut sim = SessionSim::new(61, 150, 0.05, DisplayPreference::Adaptive);
+    sim.connect();
+    let mut blob = Vec::new();
+    for i in 0..40 {
+        sim.host
+            .host_output(sim.t(), format!("line {i} of the burst\r\n").as_bytes());
+        sim.run_for(15);
+        if i == 20 {
+            blob = sim.client.save_state();
+        }
+    }
+    sim.kill_and_restore(&blob, wall_us(&sim), 62);
+    for i in 40..60 {
+        sim.host
+            .host_output(sim.t(), format!("line {i} of the burst\r\n").as_bytes());
+        sim.run_for(15);
+    }
+    sim.run_for(1500);
+    converge(&mut sim, "after a save mid-output");
+    assert!(sim.screen().iter().any(|r| r == "line 59 of the burst"));
+    sim.type_bytes(b"echo done\r");
+    sim.run_for(1500);
+    converge(&mut sim, "typing");
+    assert_eq!(sim.shell.commands, vec!["echo done"]);
+    assert_unique(&sim.client_seqs);
+}
