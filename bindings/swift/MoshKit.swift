@@ -1912,7 +1912,7 @@ public func FfiConverterTypeCursor_lower(_ value: Cursor) -> RustBuffer {
 
 
 /**
- * Modifier keys held with a key (mirror of `moshkit_core::keys::Modifiers`).
+ * Modifier keys held with a key.
  */
 public struct Modifiers: Equatable, Hashable {
     /**
@@ -2968,7 +2968,7 @@ public func FfiConverterTypeMoshKitError_lower(_ value: MoshKitError) -> RustBuf
 
 
 /**
- * A key on the keyboard (mirror of `moshkit_core::keys::NamedKey`).
+ * A key on the keyboard.
  */
 
 public enum NamedKey: Equatable, Hashable {

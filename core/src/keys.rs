@@ -41,8 +41,13 @@ impl Modifiers {
 /// A key on the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NamedKey {
-    /// A character key (letters, digits, punctuation, space).
-    Char(char),
+    /// A character key (letters, digits, punctuation, space), as a Unicode scalar value; a
+    /// value that is not one (a surrogate, above 0x10FFFF) encodes to nothing. (A number, not a
+    /// `char`, so that the same type is the Kotlin/Swift API's: see [`NamedKey::char`].)
+    Char {
+        /// The Unicode scalar value.
+        codepoint: u32,
+    },
     /// Return / Enter.
     Enter,
     /// Tab (Shift-Tab is back-tab).
@@ -72,15 +77,30 @@ pub enum NamedKey {
     /// Forward delete.
     Delete,
     /// Function key F1..=F20; other numbers encode to nothing.
-    F(u8),
+    Function {
+        /// The function key number (1 for F1).
+        number: u8,
+    },
+}
+
+impl NamedKey {
+    /// The key that types `c`.
+    pub const fn char(c: char) -> NamedKey {
+        NamedKey::Char {
+            codepoint: c as u32,
+        }
+    }
 }
 
 /// The bytes a mosh client sends for `key` with `mods`. Returns an empty vector for a key that
-/// has no encoding (e.g. `F(0)`).
+/// has no encoding (e.g. function key 0, or a codepoint that is not a Unicode scalar value).
 pub fn encode(key: NamedKey, mods: Modifiers) -> Vec<u8> {
     let m = mods.xterm_param();
     match key {
-        NamedKey::Char(c) => encode_char(c, mods),
+        NamedKey::Char { codepoint } => match char::from_u32(codepoint) {
+            Some(c) => encode_char(c, mods),
+            None => Vec::new(),
+        },
         NamedKey::Enter => with_alt(mods.alt, vec![b'\r']),
         NamedKey::Tab if mods.shift => b"\x1b[Z".to_vec(),
         NamedKey::Tab => with_alt(mods.alt, vec![b'\t']),
@@ -96,11 +116,13 @@ pub fn encode(key: NamedKey, mods: Modifiers) -> Vec<u8> {
         NamedKey::Delete => tilde_key(3, m),
         NamedKey::PageUp => tilde_key(5, m),
         NamedKey::PageDown => tilde_key(6, m),
-        NamedKey::F(n @ 1..=4) => letter_key(b'P' + (n - 1), m),
-        NamedKey::F(n) => match FUNCTION_TILDE_CODES.get(usize::from(n).wrapping_sub(5)) {
-            Some(&code) => tilde_key(code, m),
-            None => Vec::new(),
-        },
+        NamedKey::Function { number: n @ 1..=4 } => letter_key(b'P' + (n - 1), m),
+        NamedKey::Function { number: n } => {
+            match FUNCTION_TILDE_CODES.get(usize::from(n).wrapping_sub(5)) {
+                Some(&code) => tilde_key(code, m),
+                None => Vec::new(),
+            }
+        }
     }
 }
 
@@ -178,8 +200,8 @@ mod tests {
 
     #[test]
     fn plain_keys() {
-        assert_eq!(encode(NamedKey::Char('a'), Modifiers::NONE), b"a");
-        assert_eq!(encode(NamedKey::Char('é'), Modifiers::NONE), "é".as_bytes());
+        assert_eq!(encode(NamedKey::char('a'), Modifiers::NONE), b"a");
+        assert_eq!(encode(NamedKey::char('é'), Modifiers::NONE), "é".as_bytes());
         assert_eq!(encode(NamedKey::Enter, Modifiers::NONE), b"\r");
         assert_eq!(encode(NamedKey::Backspace, Modifiers::NONE), b"\x7f");
         assert_eq!(encode(NamedKey::Tab, Modifiers::NONE), b"\t");
@@ -206,13 +228,28 @@ mod tests {
     fn editing_and_function_keys() {
         assert_eq!(encode(NamedKey::Delete, Modifiers::NONE), b"\x1b[3~");
         assert_eq!(encode(NamedKey::PageDown, ctrl()), b"\x1b[6;5~");
-        assert_eq!(encode(NamedKey::F(1), Modifiers::NONE), b"\x1bOP");
-        assert_eq!(encode(NamedKey::F(4), ctrl()), b"\x1b[1;5S");
-        assert_eq!(encode(NamedKey::F(5), Modifiers::NONE), b"\x1b[15~");
-        assert_eq!(encode(NamedKey::F(12), Modifiers::NONE), b"\x1b[24~");
-        assert_eq!(encode(NamedKey::F(20), Modifiers::NONE), b"\x1b[34~");
-        assert!(encode(NamedKey::F(0), Modifiers::NONE).is_empty());
-        assert!(encode(NamedKey::F(21), Modifiers::NONE).is_empty());
+        assert_eq!(
+            encode(NamedKey::Function { number: 1 }, Modifiers::NONE),
+            b"\x1bOP"
+        );
+        assert_eq!(
+            encode(NamedKey::Function { number: 4 }, ctrl()),
+            b"\x1b[1;5S"
+        );
+        assert_eq!(
+            encode(NamedKey::Function { number: 5 }, Modifiers::NONE),
+            b"\x1b[15~"
+        );
+        assert_eq!(
+            encode(NamedKey::Function { number: 12 }, Modifiers::NONE),
+            b"\x1b[24~"
+        );
+        assert_eq!(
+            encode(NamedKey::Function { number: 20 }, Modifiers::NONE),
+            b"\x1b[34~"
+        );
+        assert!(encode(NamedKey::Function { number: 0 }, Modifiers::NONE).is_empty());
+        assert!(encode(NamedKey::Function { number: 21 }, Modifiers::NONE).is_empty());
         let shift = Modifiers {
             shift: true,
             ..Modifiers::NONE
@@ -222,23 +259,23 @@ mod tests {
 
     #[test]
     fn control_and_alt_characters() {
-        assert_eq!(encode(NamedKey::Char('c'), ctrl()), [0x03]);
-        assert_eq!(encode(NamedKey::Char('C'), ctrl()), [0x03]);
-        assert_eq!(encode(NamedKey::Char('['), ctrl()), [0x1b]);
-        assert_eq!(encode(NamedKey::Char('^'), ctrl()), [0x1e]);
-        assert_eq!(encode(NamedKey::Char(' '), ctrl()), [0x00]);
-        assert_eq!(encode(NamedKey::Char('?'), ctrl()), [0x7f]);
-        assert_eq!(encode(NamedKey::Char('é'), ctrl()), "é".as_bytes());
+        assert_eq!(encode(NamedKey::char('c'), ctrl()), [0x03]);
+        assert_eq!(encode(NamedKey::char('C'), ctrl()), [0x03]);
+        assert_eq!(encode(NamedKey::char('['), ctrl()), [0x1b]);
+        assert_eq!(encode(NamedKey::char('^'), ctrl()), [0x1e]);
+        assert_eq!(encode(NamedKey::char(' '), ctrl()), [0x00]);
+        assert_eq!(encode(NamedKey::char('?'), ctrl()), [0x7f]);
+        assert_eq!(encode(NamedKey::char('é'), ctrl()), "é".as_bytes());
         let alt = Modifiers {
             alt: true,
             ..Modifiers::NONE
         };
-        assert_eq!(encode(NamedKey::Char('b'), alt), b"\x1bb");
+        assert_eq!(encode(NamedKey::char('b'), alt), b"\x1bb");
         assert_eq!(encode(NamedKey::Backspace, alt), b"\x1b\x7f");
         let shift = Modifiers {
             shift: true,
             ..Modifiers::NONE
         };
-        assert_eq!(encode(NamedKey::Char('q'), shift), b"Q");
+        assert_eq!(encode(NamedKey::char('q'), shift), b"Q");
     }
 }

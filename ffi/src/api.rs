@@ -12,8 +12,13 @@ pub use crate::error::MoshKitError;
 use crate::logging;
 pub use crate::logging::{LogLevel, LogSink};
 
-/// A key on the keyboard (mirror of `moshkit_core::keys::NamedKey`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+/// The key type is core's own ([`keys::NamedKey`], [`keys::Modifiers`]), exported to Kotlin
+/// and Swift as it is: these `remote` declarations only tell uniffi its shape (the compiler
+/// checks that they match core's definitions).
+pub use moshkit_core::keys::{Modifiers, NamedKey};
+
+/// A key on the keyboard.
+#[uniffi::remote(Enum)]
 pub enum NamedKey {
     /// A character key (letters, digits, punctuation, space), as a Unicode scalar value
     /// (Kotlin: `'a'.code` or `String.codePointAt(0)`, Swift: `UnicodeScalar.value`). A value
@@ -57,32 +62,8 @@ pub enum NamedKey {
     },
 }
 
-impl NamedKey {
-    /// The core key, or `None` for a codepoint that is not a Unicode scalar value.
-    pub fn to_core(self) -> Option<keys::NamedKey> {
-        Some(match self {
-            NamedKey::Char { codepoint } => keys::NamedKey::Char(char::from_u32(codepoint)?),
-            NamedKey::Enter => keys::NamedKey::Enter,
-            NamedKey::Tab => keys::NamedKey::Tab,
-            NamedKey::Backspace => keys::NamedKey::Backspace,
-            NamedKey::Escape => keys::NamedKey::Escape,
-            NamedKey::Up => keys::NamedKey::Up,
-            NamedKey::Down => keys::NamedKey::Down,
-            NamedKey::Right => keys::NamedKey::Right,
-            NamedKey::Left => keys::NamedKey::Left,
-            NamedKey::Home => keys::NamedKey::Home,
-            NamedKey::End => keys::NamedKey::End,
-            NamedKey::PageUp => keys::NamedKey::PageUp,
-            NamedKey::PageDown => keys::NamedKey::PageDown,
-            NamedKey::Insert => keys::NamedKey::Insert,
-            NamedKey::Delete => keys::NamedKey::Delete,
-            NamedKey::Function { number } => keys::NamedKey::F(number),
-        })
-    }
-}
-
-/// Modifier keys held with a key (mirror of `moshkit_core::keys::Modifiers`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, uniffi::Record)]
+/// Modifier keys held with a key.
+#[uniffi::remote(Record)]
 pub struct Modifiers {
     /// Shift.
     #[uniffi(default = false)]
@@ -96,17 +77,6 @@ pub struct Modifiers {
     /// Meta / Command; only encoded on special keys.
     #[uniffi(default = false)]
     pub meta: bool,
-}
-
-impl From<Modifiers> for keys::Modifiers {
-    fn from(m: Modifiers) -> Self {
-        keys::Modifiers {
-            shift: m.shift,
-            alt: m.alt,
-            ctrl: m.ctrl,
-            meta: m.meta,
-        }
-    }
 }
 
 /// When predictive local echo is shown (mirror of `moshkit_core::prediction::DisplayPreference`,
@@ -151,10 +121,7 @@ impl From<PredictionMode> for prediction::DisplayPreference {
 /// scalar value).
 #[uniffi::export]
 pub fn encode_key(key: NamedKey, mods: Modifiers) -> Vec<u8> {
-    match key.to_core() {
-        Some(k) => keys::encode(k, mods.into()),
-        None => Vec::new(),
-    }
+    keys::encode(key, mods)
 }
 
 /// Checks the session key printed by `mosh-server` in `MOSH CONNECT <port> <key>`: 22

@@ -334,12 +334,15 @@ fn key_from_c(kind: u32, value: u32) -> Result<keys::NamedKey, CError> {
     use MoshkitKeyKind as C;
     use keys::NamedKey as K;
     Ok(match MoshkitKeyKind::try_from(kind)? {
-        C::Char => K::Char(char::from_u32(value).ok_or_else(|| {
-            CError::new(
-                MoshkitStatus::InvalidArgument,
-                format!("value {value:#x} is not a Unicode scalar value"),
-            )
-        })?),
+        C::Char => {
+            char::from_u32(value).ok_or_else(|| {
+                CError::new(
+                    MoshkitStatus::InvalidArgument,
+                    format!("value {value:#x} is not a Unicode scalar value"),
+                )
+            })?;
+            K::Char { codepoint: value }
+        }
         C::Enter => K::Enter,
         C::Tab => K::Tab,
         C::Backspace => K::Backspace,
@@ -355,7 +358,9 @@ fn key_from_c(kind: u32, value: u32) -> Result<keys::NamedKey, CError> {
         C::Insert => K::Insert,
         C::Delete => K::Delete,
         // Numbers outside 1..=20 have no encoding; 0 stands for all of them.
-        C::Function => K::F(u8::try_from(value).unwrap_or(0)),
+        C::Function => K::Function {
+            number: u8::try_from(value).unwrap_or(0),
+        },
     })
 }
 

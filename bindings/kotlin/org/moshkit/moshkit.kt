@@ -3181,7 +3181,7 @@ public object FfiConverterTypeCursor: FfiConverterRustBuffer<Cursor> {
 
 
 /**
- * Modifier keys held with a key (mirror of `moshkit_core::keys::Modifiers`).
+ * Modifier keys held with a key.
  */
 data class Modifiers (
     /**
@@ -4146,7 +4146,7 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
 
 
 /**
- * A key on the keyboard (mirror of `moshkit_core::keys::NamedKey`).
+ * A key on the keyboard.
  */
 sealed class NamedKey {
     
