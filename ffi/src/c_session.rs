@@ -301,13 +301,22 @@ pub unsafe extern "C" fn moshkit_session_connect(
             prediction,
             Arc::new(CListener(callbacks)),
         )?;
-        let handle = SESSIONS
-            .insert(session)
-            .ok_or_else(|| CError::new(MoshkitStatus::InvalidArgument, "too many live sessions"))?;
-        // SAFETY: checked non-null above; valid for writing per the caller contract.
-        unsafe { out.write(handle.into_ptr()) };
-        Ok(())
+        // SAFETY: `out` was checked non-null above and is valid for writing (caller contract).
+        unsafe { publish(session, out) }
     })
+}
+
+/// Registers a new session and writes its handle through `out`.
+///
+/// # Safety
+/// `out` is non-null and valid for writing.
+unsafe fn publish(session: MoshSession, out: *mut *mut MoshkitSession) -> Result<(), CError> {
+    let handle = SESSIONS
+        .insert(session)
+        .ok_or_else(|| CError::new(MoshkitStatus::InvalidArgument, "too many live sessions"))?;
+    // SAFETY: caller contract.
+    unsafe { out.write(handle.into_ptr()) };
+    Ok(())
 }
 
 /// Rebuilds a session saved with `moshkit_session_save_state` after the app was killed (same
@@ -339,12 +348,8 @@ pub unsafe extern "C" fn moshkit_session_restore(
         let bytes = unsafe { std::slice::from_raw_parts(state, len) };
         let callbacks = read_callbacks(callbacks)?;
         let session = MoshSession::open_saved(bytes, Arc::new(CListener(callbacks)))?;
-        let handle = SESSIONS
-            .insert(session)
-            .ok_or_else(|| CError::new(MoshkitStatus::InvalidArgument, "too many live sessions"))?;
-        // SAFETY: checked non-null above; valid for writing per the caller contract.
-        unsafe { out.write(handle.into_ptr()) };
-        Ok(())
+        // SAFETY: `out` was checked non-null above and is valid for writing (caller contract).
+        unsafe { publish(session, out) }
     })
 }
 
