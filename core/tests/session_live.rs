@@ -174,6 +174,11 @@ async fn client_session_over_ipv6_survives_a_network_change() {
     let second = d.local_addr().unwrap();
     assert!(second.is_ipv6());
     assert_ne!(first.port(), second.port(), "rebound to a new source port");
+    close_and_wait(&mut d, &server).await;
+}
+
+/// Close the session (bounded wait for `Closed`) and check that the server exited.
+async fn close_and_wait(d: &mut ClientDriver, server: &UpstreamServer) {
     d.endpoint_mut().close(Instant::now());
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(15) {
@@ -259,14 +264,5 @@ async fn restored_sessions_resume_with_upstream_server() {
         Duration::from_secs(10),
     )
     .await;
-    d.endpoint_mut().close(Instant::now());
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(15) {
-        if let Ok(Ok(ClientEvent::Closed(_))) =
-            tokio::time::timeout(Duration::from_secs(1), d.next_event()).await
-        {
-            break;
-        }
-    }
-    assert!(server.wait_exit(Duration::from_secs(5)), "server exited");
+    close_and_wait(&mut d, &server).await;
 }

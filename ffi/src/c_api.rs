@@ -494,29 +494,44 @@ pub unsafe extern "C" fn moshkit_encode_key(
             meta: modifiers & MOSHKIT_MOD_META != 0,
         };
         let bytes = keys::encode(key, mods);
-        if bytes.len() > capacity {
-            // SAFETY: as above, valid for writing.
-            unsafe { len.write(bytes.len()) };
-            return Err(CError::new(
-                MoshkitStatus::BufferTooSmall,
-                format!(
-                    "the encoding needs {} bytes, the buffer has {capacity}",
-                    bytes.len()
-                ),
-            ));
-        }
-        if !bytes.is_empty() {
-            if buf.is_null() {
-                return Err(null_error("buf"));
-            }
-            // SAFETY: buf is valid for `capacity` >= bytes.len() bytes and cannot overlap the
-            // freshly allocated `bytes`.
-            unsafe { cstr::copy_exact(&bytes, buf) };
-        }
-        // SAFETY: as above, valid for writing.
-        unsafe { len.write(bytes.len()) };
-        Ok(())
+        // SAFETY: forwarded caller contract (`len` checked non-null above).
+        unsafe { write_sized(&bytes, buf, len, capacity, "the encoding") }
     })
+}
+
+/// The end of every "bytes into the caller's buffer" call: sets `*len` to the length of
+/// `bytes` and copies them into `buf` (`capacity` bytes); `MOSHKIT_STATUS_BUFFER_TOO_SMALL`,
+/// with `*len` set, when they do not fit; `buf` may be NULL only when `bytes` is empty.
+///
+/// # Safety
+/// `len` is non-null and valid for writing; `buf` is NULL or valid for writing `capacity`
+/// bytes and does not overlap `bytes`.
+pub(crate) unsafe fn write_sized(
+    bytes: &[u8],
+    buf: *mut u8,
+    len: *mut usize,
+    capacity: usize,
+    what: &str,
+) -> Result<(), CError> {
+    // SAFETY: caller contract.
+    unsafe { len.write(bytes.len()) };
+    if bytes.len() > capacity {
+        return Err(CError::new(
+            MoshkitStatus::BufferTooSmall,
+            format!(
+                "{what} needs {} bytes, the buffer has {capacity}",
+                bytes.len()
+            ),
+        ));
+    }
+    if !bytes.is_empty() {
+        if buf.is_null() {
+            return Err(null_error("buf"));
+        }
+        // SAFETY: caller contract; `capacity` >= bytes.len().
+        unsafe { cstr::copy_exact(bytes, buf) };
+    }
+    Ok(())
 }
 
 /// Routes MoshKit's log records up to `max_level` (a MoshkitLogLevel) to `callback`, with

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::api::{MoshKitError, PredictionMode};
 use crate::c_api::{
-    CError, MoshkitPredictionMode, MoshkitStatus, call, null_error, str_arg, write_out,
+    CError, MoshkitPredictionMode, MoshkitStatus, call, null_error, str_arg, write_out, write_sized,
 };
 use crate::c_screen::{CScreen, MoshkitScreen, SCREENS};
 use crate::cstr::c_string_lossy;
@@ -375,23 +375,8 @@ pub unsafe extern "C" fn moshkit_session_save_state(
         // SAFETY: non-null and valid for reading per the caller contract.
         let capacity = unsafe { len.read() };
         let state = self::session(session)?.save_state();
-        // SAFETY: as above, valid for writing.
-        unsafe { len.write(state.len()) };
-        if state.len() > capacity {
-            return Err(CError::new(
-                MoshkitStatus::BufferTooSmall,
-                format!(
-                    "the saved state needs {} bytes, the buffer has {capacity}",
-                    state.len()
-                ),
-            ));
-        }
-        if buf.is_null() {
-            return Err(null_error("buf"));
-        }
-        // SAFETY: buf is valid for `capacity` >= state.len() bytes and cannot overlap `state`.
-        unsafe { crate::cstr::copy_exact(&state, buf) };
-        Ok(())
+        // SAFETY: forwarded caller contract (`len` checked non-null above).
+        unsafe { write_sized(&state, buf, len, capacity, "the saved state") }
     })
 }
 
