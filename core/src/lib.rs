@@ -21,6 +21,7 @@ pub mod driver;
 pub mod keys;
 pub mod overlay;
 pub mod prediction;
+pub mod scrollback;
 pub mod session;
 pub mod terminal;
 

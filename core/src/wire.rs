@@ -87,6 +87,112 @@ pub struct UserInstruction {
     /// A window size change.
     #[prost(message, optional, tag = "3")]
     pub resize: Option<ResizeMessage>,
+    /// MoshKit extension: what this client can do beyond mosh 1.4 (upstream servers skip the
+    /// field; a MoshKit server answers it).
+    #[prost(message, optional, tag = "19787")]
+    pub moshkit_hello: Option<MoshkitHello>,
+    /// MoshKit extension: a request for scrollback lines (sent only to a server that
+    /// announced scrollback).
+    #[prost(message, optional, tag = "19788")]
+    pub scrollback_request: Option<ScrollbackRequest>,
+}
+
+/// Field number of the MoshKit extensions on `Instruction` (both directions): `0x4D4B`, "MK".
+pub const MOSHKIT_EXTENSION_TAG: u32 = 19787;
+
+/// Capability bit of [`MoshkitHello::capabilities`]: the client wants the server's scrollback.
+pub const CAPABILITY_SCROLLBACK: u32 = 1;
+
+/// A MoshKit client's announcement of what it can do.
+#[derive(Clone, Copy, PartialEq, Eq, Message)]
+pub struct MoshkitHello {
+    /// `CAPABILITY_*` bits.
+    #[prost(uint32, optional, tag = "1")]
+    pub capabilities: Option<u32>,
+}
+
+/// A request for the scrollback lines `[from, to)` (absolute line numbers).
+#[derive(Clone, Copy, PartialEq, Eq, Message)]
+pub struct ScrollbackRequest {
+    /// Identifies the request; the reply carries it.
+    #[prost(uint64, optional, tag = "1")]
+    pub id: Option<u64>,
+    /// First line wanted.
+    #[prost(uint64, optional, tag = "2")]
+    pub from: Option<u64>,
+    /// One past the last line wanted.
+    #[prost(uint64, optional, tag = "3")]
+    pub to: Option<u64>,
+}
+
+/// The server's scrollback as the client should know it, plus new lines and a reply.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct ScrollbackUpdate {
+    /// The oldest line the server still keeps (absolute number).
+    #[prost(uint64, optional, tag = "1")]
+    pub first: Option<u64>,
+    /// One past the newest line that scrolled off the server's screen.
+    #[prost(uint64, optional, tag = "2")]
+    pub end: Option<u64>,
+    /// How many times the scrollback was erased (ED 3); lines of an older epoch are gone.
+    #[prost(uint64, optional, tag = "3")]
+    pub epoch: Option<u64>,
+    /// Number of the first line in `pushed`.
+    #[prost(uint64, optional, tag = "4")]
+    pub pushed_from: Option<u64>,
+    /// The newest lines, pushed without a request (only when few lines scrolled).
+    #[prost(message, repeated, tag = "5")]
+    pub pushed: Vec<ScrollbackWireLine>,
+    /// The request this carries the reply to.
+    #[prost(uint64, optional, tag = "6")]
+    pub reply_id: Option<u64>,
+    /// Number of the first line in `reply`.
+    #[prost(uint64, optional, tag = "7")]
+    pub reply_from: Option<u64>,
+    /// The lines of the reply (possibly fewer than asked: ask again for the rest).
+    #[prost(message, repeated, tag = "8")]
+    pub reply: Vec<ScrollbackWireLine>,
+    /// One past the last line the reply answers (lines the server no longer has included).
+    #[prost(uint64, optional, tag = "9")]
+    pub reply_to: Option<u64>,
+}
+
+/// One scrollback line: its text, the byte length of each cell when the text does not say it,
+/// the rendition runs, its width and whether it wraps.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct ScrollbackWireLine {
+    /// The cells' text, trailing blanks omitted.
+    #[prost(string, optional, tag = "1")]
+    pub text: Option<String>,
+    /// Per cell: byte length << 1 | wide (empty: derived from the text).
+    #[prost(uint32, repeated, packed = "true", tag = "2")]
+    pub layout: Vec<u32>,
+    /// Rendition changes.
+    #[prost(message, repeated, tag = "3")]
+    pub runs: Vec<ScrollbackWireRun>,
+    /// Columns.
+    #[prost(uint32, optional, tag = "4")]
+    pub cols: Option<u32>,
+    /// The line continues on the next.
+    #[prost(bool, optional, tag = "5")]
+    pub wrapped: Option<bool>,
+}
+
+/// A rendition starting at a column.
+#[derive(Clone, Copy, PartialEq, Eq, Message)]
+pub struct ScrollbackWireRun {
+    /// First column.
+    #[prost(uint32, optional, tag = "1")]
+    pub col: Option<u32>,
+    /// Foreground (MoshKit's packed colour).
+    #[prost(uint32, optional, tag = "2")]
+    pub fg: Option<u32>,
+    /// Background.
+    #[prost(uint32, optional, tag = "3")]
+    pub bg: Option<u32>,
+    /// Attribute bits.
+    #[prost(uint32, optional, tag = "4")]
+    pub attrs: Option<u32>,
 }
 
 /// `ClientBuffers.Keystroke`.
@@ -128,6 +234,9 @@ pub struct HostInstruction {
     /// The newest client state whose keystrokes have had time to echo.
     #[prost(message, optional, tag = "7")]
     pub echoack: Option<EchoAck>,
+    /// MoshKit extension: scrollback (only to a client that asked for it).
+    #[prost(message, optional, tag = "19787")]
+    pub scrollback: Option<ScrollbackUpdate>,
 }
 
 /// `HostBuffers.HostBytes`.
@@ -151,18 +260,18 @@ impl UserInstruction {
     pub fn keys(bytes: Vec<u8>) -> Self {
         UserInstruction {
             keystroke: Some(Keystroke { keys: Some(bytes) }),
-            resize: None,
+            ..Default::default()
         }
     }
 
     /// A resize instruction.
     pub fn resize(width: i32, height: i32) -> Self {
         UserInstruction {
-            keystroke: None,
             resize: Some(ResizeMessage {
                 width: Some(width),
                 height: Some(height),
             }),
+            ..Default::default()
         }
     }
 }

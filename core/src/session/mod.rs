@@ -19,4 +19,5 @@ pub use host_state::HostState;
 #[cfg(feature = "internals")]
 pub use saved::frame_raw_payload;
 pub use saved::{RestoreError, SAVED_SESSION_MAGIC, SAVED_SESSION_VERSION};
+pub(crate) use screen::screen_cells_of_row;
 pub use screen::{CursorState, ScreenCell, ScreenRow};

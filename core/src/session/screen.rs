@@ -4,7 +4,7 @@
 use std::hash::{Hash as _, Hasher as _};
 
 use crate::prediction::{Glyph, PredictionOverlay, Screen};
-use crate::terminal::{Attrs, Cell, CellText, Color, Framebuffer, Point, Rendition};
+use crate::terminal::{Attrs, Cell, CellText, Color, Framebuffer, Point, Rendition, Row};
 
 /// One cell of the screen a UI draws.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,45 +113,42 @@ fn clamp16(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
+/// Row `row` of `fb` as the cells a UI draws (no predictions).
+pub(crate) fn screen_cells_of_row(fb: &Framebuffer, row: &Row) -> Vec<ScreenCell> {
+    let cells = row.cells();
+    let mut out = Vec::with_capacity(cells.len());
+    let mut skip_next = false;
+    for cell in cells {
+        let r = cell.rendition();
+        if skip_next {
+            skip_next = false;
+            out.push(ScreenCell {
+                text: String::new(),
+                width: 0,
+                ..ScreenCell::blank(r)
+            });
+            continue;
+        }
+        skip_next = cell.is_wide();
+        out.push(ScreenCell {
+            text: fb.cell_text(cell).to_string(),
+            width: if cell.is_wide() { 2 } else { 1 },
+            fg: r.fg,
+            bg: r.bg,
+            attrs: r.attrs,
+            predicted: false,
+        });
+    }
+    out
+}
+
 /// The screen `fb` with `overlay` drawn over it, and optionally `bar` over row 0.
 pub(crate) fn compose(
     fb: &Framebuffer,
     overlay: &PredictionOverlay<Rendition>,
     bar: Option<&str>,
 ) -> Composed {
-    let mut rows: Vec<Vec<ScreenCell>> = fb
-        .rows()
-        .map(|row| {
-            let cells = row.cells();
-            let mut out = Vec::with_capacity(cells.len());
-            let mut skip_next = false;
-            for cell in cells {
-                if skip_next {
-                    skip_next = false;
-                    let r = cell.rendition();
-                    out.push(ScreenCell {
-                        text: String::new(),
-                        width: 0,
-                        ..ScreenCell::blank(r)
-                    });
-                    continue;
-                }
-                let r = cell.rendition();
-                let text = fb.cell_text(cell).to_string();
-                let width = if cell.is_wide() { 2 } else { 1 };
-                skip_next = cell.is_wide();
-                out.push(ScreenCell {
-                    text,
-                    width,
-                    fg: r.fg,
-                    bg: r.bg,
-                    attrs: r.attrs,
-                    predicted: false,
-                });
-            }
-            out
-        })
-        .collect();
+    let mut rows: Vec<Vec<ScreenCell>> = fb.rows().map(|row| screen_cells_of_row(fb, row)).collect();
     for p in &overlay.cells {
         let Some(cell) = rows.get_mut(p.row).and_then(|r| r.get_mut(p.col)) else {
             continue;

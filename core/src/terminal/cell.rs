@@ -53,6 +53,14 @@ impl Attrs {
     pub const fn union(self, other: Attrs) -> Attrs {
         Attrs(self.0 | other.0)
     }
+    /// The raw bits (the order of the constants above, bold = bit 0).
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+    /// Attributes from raw bits (see [`Attrs::bits`]).
+    pub const fn from_bits(bits: u8) -> Attrs {
+        Attrs(bits)
+    }
     /// Whether no bit is set.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
