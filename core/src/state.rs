@@ -73,6 +73,21 @@ pub enum UserEvent {
         /// Rows.
         height: i32,
     },
+    /// MoshKit extension: the client's capabilities (`wire::CAPABILITY_*`); upstream servers
+    /// skip it.
+    Hello {
+        /// Capability bits.
+        capabilities: u32,
+    },
+    /// MoshKit extension: a request for scrollback lines `[from, to)`.
+    ScrollbackRequest {
+        /// Request id (the reply carries it).
+        id: u64,
+        /// First line.
+        from: u64,
+        /// One past the last line.
+        to: u64,
+    },
 }
 
 /// The client's state: the not-yet-acknowledged keystrokes and resizes, in order (§7.1).
@@ -98,6 +113,13 @@ impl UserStream {
         self.events
             .extend(bytes[..n].iter().map(|&b| UserEvent::Byte(b)));
         n
+    }
+
+    /// Append a MoshKit extension event (a hello or a scrollback request).
+    pub fn push_event(&mut self, event: UserEvent) {
+        if self.events.len() < Self::MAX_EVENTS {
+            self.events.push(event);
+        }
     }
 
     /// Append a resize.
@@ -139,11 +161,30 @@ impl UserStream {
         for e in events {
             match *e {
                 UserEvent::Byte(b) => run.push(b),
-                UserEvent::Resize { width, height } => {
+                other => {
                     if !run.is_empty() {
                         instruction.push(UserInstruction::keys(std::mem::take(&mut run)));
                     }
-                    instruction.push(UserInstruction::resize(width, height));
+                    instruction.push(match other {
+                        UserEvent::Resize { width, height } => {
+                            UserInstruction::resize(width, height)
+                        }
+                        UserEvent::Hello { capabilities } => UserInstruction {
+                            moshkit_hello: Some(crate::wire::MoshkitHello {
+                                capabilities: Some(capabilities),
+                            }),
+                            ..Default::default()
+                        },
+                        UserEvent::ScrollbackRequest { id, from, to } => UserInstruction {
+                            scrollback_request: Some(crate::wire::ScrollbackRequest {
+                                id: Some(id),
+                                from: Some(from),
+                                to: Some(to),
+                            }),
+                            ..Default::default()
+                        },
+                        UserEvent::Byte(_) => continue,
+                    });
                 }
             }
         }
@@ -176,6 +217,18 @@ impl SyncState for UserStream {
                 added.push(UserEvent::Resize {
                     width: r.width.unwrap_or(0),
                     height: r.height.unwrap_or(0),
+                });
+            }
+            if let Some(h) = inst.moshkit_hello {
+                added.push(UserEvent::Hello {
+                    capabilities: h.capabilities.unwrap_or(0),
+                });
+            }
+            if let Some(r) = inst.scrollback_request {
+                added.push(UserEvent::ScrollbackRequest {
+                    id: r.id.unwrap_or(0),
+                    from: r.from.unwrap_or(0),
+                    to: r.to.unwrap_or(0),
                 });
             }
         }

@@ -52,7 +52,7 @@ fn exchange(
                         .iter()
                         .filter_map(|e| match e {
                             UserEvent::Byte(b) => Some(*b),
-                            UserEvent::Resize { .. } => None,
+                            _ => None,
                         })
                         .collect();
                     got.extend_from_slice(&bytes);

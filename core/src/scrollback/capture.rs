@@ -86,8 +86,14 @@ mod tests {
 
     #[test]
     fn scrolls_are_recognised() {
-        assert_eq!(screens(b"a\r\nb\r\nc\r\nd", b"\r\ne"), TopChange::Scrolled(1));
-        assert_eq!(screens(b"a\r\nb\r\nc\r\nd", b"\r\ne\r\nf"), TopChange::Scrolled(2));
+        assert_eq!(
+            screens(b"a\r\nb\r\nc\r\nd", b"\r\ne"),
+            TopChange::Scrolled(1)
+        );
+        assert_eq!(
+            screens(b"a\r\nb\r\nc\r\nd", b"\r\ne\r\nf"),
+            TopChange::Scrolled(2)
+        );
         assert_eq!(
             screens(b"a\r\nb\r\nc\r\nd", b"\r\ne\r\nf\r\ng"),
             TopChange::Scrolled(3)
@@ -95,7 +101,10 @@ mod tests {
         // Identical lines cannot be told apart: a screen of them never scrolls (a limit of
         // best-effort capture, see docs/scrollback.md).
         assert_eq!(screens(b"x\r\nx\r\nx\r\nx", b"\r\nx"), TopChange::None);
-        assert_eq!(screens(b"x\r\ny\r\nx\r\ny", b"\r\nx"), TopChange::Scrolled(1));
+        assert_eq!(
+            screens(b"x\r\ny\r\nx\r\ny", b"\r\nx"),
+            TopChange::Scrolled(1)
+        );
     }
 
     #[test]
@@ -103,7 +112,10 @@ mod tests {
         assert_eq!(screens(b"a\r\nb", b"\r\nc"), TopChange::None);
         assert_eq!(screens(b"", b"hello"), TopChange::None);
         assert_eq!(screens(b"a\r\nb\r\nc\r\nd", b"\x1bM"), TopChange::None);
-        assert_eq!(screens(b"a\r\nb\r\nc\r\nd", b"\x1b[H\x1bM"), TopChange::None);
+        assert_eq!(
+            screens(b"a\r\nb\r\nc\r\nd", b"\x1b[H\x1bM"),
+            TopChange::None
+        );
         assert_eq!(
             screens(b"a\r\nb\r\nc\r\nd", b"\r\n1\r\n2\r\n3\r\n4\r\n5"),
             TopChange::Unexplained

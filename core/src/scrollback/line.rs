@@ -117,7 +117,9 @@ impl StoredLine {
         let mut right_half = false;
         for (col, cell) in cells[..n].iter().enumerate() {
             let r = cell.rendition();
-            if runs.last().is_none_or(|last| last.rendition() != r) && !(runs.is_empty() && r == Rendition::default()) {
+            if runs.last().is_none_or(|last| last.rendition() != r)
+                && !(runs.is_empty() && r == Rendition::default())
+            {
                 runs.push(Run {
                     col: u16::try_from(col).unwrap_or(u16::MAX),
                     fg: r.fg.pack(),
@@ -167,6 +169,17 @@ impl StoredLine {
         }
     }
 
+    /// A line of no cells (stands for one the peer sent malformed).
+    pub(crate) fn blank() -> StoredLine {
+        StoredLine {
+            text: Box::from(""),
+            layout: None,
+            runs: Box::new([]),
+            cols: 0,
+            flags: 0,
+        }
+    }
+
     /// Whether the line continues on the next one.
     pub(crate) fn wrapped(&self) -> bool {
         self.flags & WRAPPED != 0
@@ -175,11 +188,6 @@ impl StoredLine {
     /// Columns of the screen it came from.
     pub(crate) fn cols(&self) -> usize {
         usize::from(self.cols)
-    }
-
-    /// The text of its cells (for tests and logs): trailing blanks are not kept.
-    pub(crate) fn text(&self) -> &str {
-        &self.text
     }
 
     /// Heap bytes held (for the memory figure).
@@ -227,7 +235,10 @@ impl StoredLine {
                 (String::new(), 0)
             } else {
                 let t = self.text.get(start..end).unwrap_or(" ");
-                (if t.is_empty() { " " } else { t }.to_owned(), if wide { 2 } else { 1 })
+                (
+                    if t.is_empty() { " " } else { t }.to_owned(),
+                    if wide { 2 } else { 1 },
+                )
             };
             right_half = wide && !right_half;
             out.push(ScreenCell {
@@ -335,7 +346,11 @@ impl StoredLine {
             layout,
             runs: runs.into_boxed_slice(),
             cols: cols as u16,
-            flags: if w.wrapped.unwrap_or(false) { WRAPPED } else { 0 },
+            flags: if w.wrapped.unwrap_or(false) {
+                WRAPPED
+            } else {
+                0
+            },
         })
     }
 }
@@ -413,7 +428,10 @@ mod tests {
             layout: vec![2],
             ..good.clone()
         };
-        assert_eq!(StoredLine::from_wire(&split_char), Err(LineError::BadLayout));
+        assert_eq!(
+            StoredLine::from_wire(&split_char),
+            Err(LineError::BadLayout)
+        );
         let runs = ScrollbackWireLine {
             runs: vec![
                 ScrollbackWireRun {

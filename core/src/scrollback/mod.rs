@@ -8,6 +8,7 @@
 //! fetched).
 
 mod capture;
+pub(crate) mod client;
 mod line;
 
 use std::collections::VecDeque;
@@ -16,6 +17,8 @@ use std::ops::Range;
 use crate::session::ScreenCell;
 
 pub(crate) use capture::{TopChange, detect_scroll};
+pub(crate) use client::ClientScrollback;
+pub use client::{ScrollbackError, ScrollbackMode};
 pub use line::LineError;
 pub(crate) use line::StoredLine;
 
@@ -228,6 +231,36 @@ impl Scrollback {
         self.gap_pending = false;
     }
 
+    /// Every slot, oldest first: the line (`None` when missing) and its gap flag.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = (Option<&StoredLine>, bool)> {
+        self.slots.iter().map(|s| match s {
+            Slot::Line { line, gap_before } => (Some(line), *gap_before),
+            Slot::Missing => (None, false),
+        })
+    }
+
+    /// Appends a slot as saved by [`Scrollback::slots`].
+    pub(crate) fn push_slot(&mut self, line: Option<StoredLine>, gap_before: bool) {
+        match line {
+            Some(line) => {
+                self.gap_pending = gap_before;
+                self.push(line);
+            }
+            None => {
+                self.slots.push_back(Slot::Missing);
+                self.evict();
+            }
+        }
+    }
+
+    /// Drops every line; the next pushed line is number `first`.
+    pub(crate) fn reset(&mut self, first: u64) {
+        self.slots.clear();
+        self.heap = 0;
+        self.first = first;
+        self.gap_pending = false;
+    }
+
     /// Drops every line held (xterm's ED 3); numbering continues.
     pub fn clear(&mut self) {
         self.clear_to(self.end());
@@ -256,7 +289,12 @@ mod tests {
     }
 
     fn text(l: &ScrollbackLine) -> String {
-        l.cells.iter().map(|c| c.text.as_str()).collect::<String>().trim_end().to_owned()
+        l.cells
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect::<String>()
+            .trim_end()
+            .to_owned()
     }
 
     #[test]
@@ -296,7 +334,11 @@ mod tests {
         assert_eq!(l.cells[2].width, 2);
         assert_eq!(l.cells[3].width, 0);
         assert_eq!(l.cells[0].fg, Color::Indexed(2));
-        assert!(l.cells[0].attrs.contains(Attrs::BOLD.union(Attrs::UNDERLINE)));
+        assert!(
+            l.cells[0]
+                .attrs
+                .contains(Attrs::BOLD.union(Attrs::UNDERLINE))
+        );
         assert!(!l.missing && !l.gap_before);
     }
 

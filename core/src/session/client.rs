@@ -11,7 +11,10 @@ use crate::connection::{CloseReason, Config, Connection, Event, Side, Transmit};
 use crate::crypto::Key;
 use crate::overlay::{NotificationBar, Notifications};
 use crate::prediction::{DisplayPreference, PredictionEngine, PredictionOverlay};
-use crate::state::UserStream;
+use crate::scrollback::{
+    ClientScrollback, DEFAULT_SCROLLBACK_LINES, Scrollback, ScrollbackError, ScrollbackMode,
+};
+use crate::state::{UserEvent, UserStream};
 use crate::terminal::{Framebuffer, Rendition, TerminalError};
 use crate::transport::RandomSource;
 
@@ -22,6 +25,8 @@ use super::screen::{Composed, CursorState, ScreenRow, changed_rows, compose, com
 pub(crate) const CONNECTING_POLL: Duration = Duration::from_millis(250);
 /// Packet sequence numbers stay below 2^62 after a restore, leaving half of the 63-bit space.
 pub(super) const RESTORE_SEQ_FLOOR_MAX: u64 = 1 << 62;
+/// Default of [`ClientConfig::scrollback_prefetch`].
+pub const DEFAULT_SCROLLBACK_PREFETCH: usize = 500;
 /// Bracketed-paste start marker, sent around pastes when the application enabled mode 2004.
 pub const PASTE_START: &[u8] = b"\x1b[200~";
 /// Bracketed-paste end marker.
@@ -45,6 +50,11 @@ pub struct ClientConfig {
     /// Prefix for the window title in [`ClientSession::display_frame`] (upstream's terminal
     /// client uses `[mosh] ` unless `MOSH_TITLE_NOPREFIX` is set, §9.4); `None` for apps.
     pub title_prefix: Option<String>,
+    /// Lines of scrollback kept (0: none, and the server is not asked for its own).
+    pub scrollback_lines: usize,
+    /// Lines a MoshKit server's scrollback is fetched on connect (the newest ones); older ones
+    /// come when asked for with [`ClientSession::request_scrollback`].
+    pub scrollback_prefetch: usize,
     /// Transport tunables.
     pub transport: Config,
 }
@@ -58,6 +68,8 @@ impl Default for ClientConfig {
             draw_notification_bar: true,
             escape_key_name: None,
             title_prefix: None,
+            scrollback_lines: DEFAULT_SCROLLBACK_LINES,
+            scrollback_prefetch: DEFAULT_SCROLLBACK_PREFETCH,
             transport: Config::client(),
         }
     }
@@ -103,6 +115,22 @@ pub enum ClientEvent {
     Resumed {
         /// See above.
         server_had_newer_input: bool,
+    },
+    /// Scrollback lines arrived or went: its range is now `first..end` (read with
+    /// [`ClientSession::scrollback`]).
+    ScrollbackChanged {
+        /// Oldest line held.
+        first: u64,
+        /// One past the newest.
+        end: u64,
+    },
+    /// A [`ClientSession::request_scrollback`] completed: every line of `from..to` the server
+    /// still had is here (lines it no longer had stay out of the range).
+    ScrollbackFetched {
+        /// First line asked for.
+        from: u64,
+        /// One past the last.
+        to: u64,
     },
     /// The session is over.
     Closed(CloseReason),
@@ -186,6 +214,7 @@ pub struct ClientSession {
     pub(super) bytes_received: u64,
     pub(super) start: Instant,
     pub(super) closed: Option<CloseReason>,
+    pub(super) scrollback: ClientScrollback,
 }
 
 impl ClientSession {
@@ -213,6 +242,19 @@ impl ClientSession {
             rng,
         );
         conn.modify_local(now, |s| s.push_resize(i32::from(cols), i32::from(rows)));
+        if config.scrollback_lines > 0 {
+            // Upstream servers skip this; a MoshKit server starts sending its scrollback.
+            conn.modify_local(now, |s| {
+                s.push_event(UserEvent::Hello {
+                    capabilities: crate::wire::CAPABILITY_SCROLLBACK,
+                })
+            });
+        }
+        let scrollback = ClientScrollback::new(
+            config.scrollback_lines,
+            config.scrollback_prefetch,
+            crate::scrollback::client::FIRST_REQUEST_ID,
+        );
         let mut prediction = PredictionEngine::new(
             config.prediction,
             config.predict_overwrite,
@@ -243,6 +285,7 @@ impl ClientSession {
             start: now,
             closed: None,
             config,
+            scrollback,
         })
     }
 
@@ -255,6 +298,58 @@ impl ClientSession {
     /// The server's screen as last received (without predictions).
     pub fn remote_screen(&self) -> &Framebuffer {
         self.conn.remote_state().1.framebuffer()
+    }
+
+    /// The lines that scrolled off the top of the screen (see [`ClientSession::scrollback_mode`]
+    /// for where they come from).
+    pub fn scrollback(&self) -> &Scrollback {
+        &self.scrollback.ring
+    }
+
+    /// Where the scrollback comes from: captured from the screens received, or the MoshKit
+    /// server's own (exact).
+    pub fn scrollback_mode(&self) -> ScrollbackMode {
+        self.scrollback.mode()
+    }
+
+    /// Ask a MoshKit server for the scrollback lines `from..to` that are
+    /// [`crate::scrollback::ScrollbackLine::missing`] here. Completes asynchronously with
+    /// [`ClientEvent::ScrollbackFetched`] (at once when nothing is missing).
+    pub fn request_scrollback(
+        &mut self,
+        now: Instant,
+        from: u64,
+        to: u64,
+    ) -> Result<(), ScrollbackError> {
+        if let Some(event) = self.scrollback.request(from, to)? {
+            self.conn.modify_local(now, |s| s.push_event(event));
+        }
+        self.report_fetched();
+        Ok(())
+    }
+
+    fn report_fetched(&mut self) {
+        for r in self.scrollback.take_completed() {
+            self.events.push_back(ClientEvent::ScrollbackFetched {
+                from: r.start,
+                to: r.end,
+            });
+        }
+    }
+
+    fn update_scrollback(&mut self, now: Instant) {
+        let changes = self.scrollback.on_remote_state(self.conn.remote_state().1);
+        if let Some(event) = changes.send {
+            self.conn.modify_local(now, |s| s.push_event(event));
+        }
+        if changes.changed {
+            let r = self.scrollback.ring.range();
+            self.events.push_back(ClientEvent::ScrollbackChanged {
+                first: r.start,
+                end: r.end,
+            });
+        }
+        self.report_fetched();
     }
 
     /// The underlying connection.
@@ -635,6 +730,7 @@ impl ClientSession {
             self.notifications.clear_message();
         }
         self.notifications.server_heard(now);
+        self.update_scrollback(now);
         let fb = self.conn.remote_state().1.framebuffer();
         let bells = fb.bell_count();
         let title = fb.title().to_owned();

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use crate::connection::{CloseReason, Config, Connection, Event, Side, Stats, Transmit};
 use crate::crypto::Key;
+use crate::scrollback::{DEFAULT_SCROLLBACK_LINES, Scrollback};
 use crate::state::{SyncState as _, UserEvent, UserStream};
 use crate::terminal::TerminalError;
 use crate::transport::RandomSource;
 
 use super::HostState;
+use super::host_state::{REPLY_MAX_BYTES, REPLY_MAX_LINES, Reply};
 
 /// Keystrokes count as echoed this long after they reached the host (`ECHO_TIMEOUT`, §7.3).
 pub const ECHO_TIMEOUT: Duration = Duration::from_millis(50);
@@ -54,6 +56,10 @@ pub struct HostSession {
     input_announced: bool,
     contacted: bool,
     last_client_state: Instant,
+    /// The lines that scrolled off the application's terminal (served to MoshKit clients).
+    scrollback: Scrollback,
+    /// How many times the application erased its scrollback (ED 3).
+    scrollback_epoch: u64,
 }
 
 impl HostSession {
@@ -66,7 +72,8 @@ impl HostSession {
         now: Instant,
         rng: Box<dyn RandomSource>,
     ) -> Result<Self, TerminalError> {
-        let local = HostState::new(usize::from(cols), usize::from(rows))?;
+        let mut local = HostState::new(usize::from(cols), usize::from(rows))?;
+        local.terminal_mut().set_scrollback_capture(true);
         // The client's view starts from the same blank terminal; a size difference is healed
         // by the resize it sends first.
         let conn = Connection::new(
@@ -87,7 +94,30 @@ impl HostSession {
             input_announced: false,
             contacted: false,
             last_client_state: now,
+            scrollback: Scrollback::new(DEFAULT_SCROLLBACK_LINES),
+            scrollback_epoch: 0,
         })
+    }
+
+    /// Keep at most `lines` lines of scrollback (default
+    /// [`DEFAULT_SCROLLBACK_LINES`]); 0 keeps none.
+    pub fn set_scrollback_lines(&mut self, now: Instant, lines: usize) {
+        let mut ring = Scrollback::new(lines);
+        ring.clear_to(self.scrollback.end());
+        for i in self.scrollback.range() {
+            if let Some(line) = self.scrollback.stored(i) {
+                ring.push(line.clone());
+            }
+        }
+        self.scrollback = ring;
+        let (ring, epoch) = (&self.scrollback, self.scrollback_epoch);
+        self.conn
+            .modify_local(now, |s| s.scrollback.follow(ring, epoch));
+    }
+
+    /// The lines that scrolled off the application's terminal.
+    pub fn scrollback(&self) -> &Scrollback {
+        &self.scrollback
     }
 
     /// The application's screen.
@@ -130,10 +160,23 @@ impl HostSession {
     /// The application wrote `bytes` to its terminal.
     pub fn host_output(&mut self, now: Instant, bytes: &[u8]) {
         let mut replies = Vec::new();
+        let (ring, epoch) = (&mut self.scrollback, &mut self.scrollback_epoch);
         self.conn.modify_local(now, |s| {
             let t = s.terminal_mut();
             t.feed(bytes);
             replies = t.take_replies();
+            let captured = t.take_scrolled_off();
+            if captured.cleared {
+                ring.clear();
+                *epoch += 1;
+            }
+            if captured.cleared || !captured.lines.is_empty() || captured.dropped > 0 {
+                ring.extend_missing(ring.end() + captured.dropped);
+                for line in captured.lines {
+                    ring.push(line);
+                }
+                s.scrollback.follow(ring, *epoch);
+            }
         });
         self.queue_pty_input(&replies);
         self.update_echo_ack(now);
@@ -236,6 +279,19 @@ impl HostSession {
         for (i, e) in list.iter().enumerate() {
             match *e {
                 UserEvent::Byte(b) => keys.push(b),
+                UserEvent::Hello { capabilities } => {
+                    let on = capabilities & crate::wire::CAPABILITY_SCROLLBACK != 0;
+                    let (ring, epoch) = (&self.scrollback, self.scrollback_epoch);
+                    self.conn.modify_local(now, |s| {
+                        s.scrollback.enabled = on;
+                        s.scrollback.follow(ring, epoch);
+                    });
+                }
+                UserEvent::ScrollbackRequest { id, from, to } => {
+                    let reply = self.reply(id, from, to);
+                    self.conn
+                        .modify_local(now, |s| s.scrollback.reply = Some(reply.into()));
+                }
                 UserEvent::Resize { width, height } => {
                     // Only the last of a run of resizes counts.
                     if matches!(list.get(i + 1), Some(UserEvent::Resize { .. })) {
@@ -248,6 +304,30 @@ impl HostSession {
         }
         self.flush_keys(now, &mut keys);
         self.input_history.push_back((num, now));
+    }
+
+    /// The reply to a scrollback request: as many of the lines `[from, to)` as fit in one
+    /// reply, from the first the server still has.
+    fn reply(&self, id: u64, from: u64, to: u64) -> Reply {
+        let ring = &self.scrollback;
+        let start = from.max(ring.range().start).min(ring.end());
+        let stop = to.min(ring.end()).max(start);
+        let mut lines = Vec::new();
+        let mut bytes = 0;
+        for i in start..stop {
+            let Some(line) = ring.stored(i) else { break };
+            bytes += line.heap_bytes() + 8;
+            if lines.len() >= REPLY_MAX_LINES || (bytes > REPLY_MAX_BYTES && !lines.is_empty()) {
+                break;
+            }
+            lines.push(line.clone());
+        }
+        Reply {
+            id,
+            from: start,
+            to: start + lines.len() as u64,
+            lines,
+        }
     }
 
     fn flush_keys(&mut self, now: Instant, keys: &mut Vec<u8>) {

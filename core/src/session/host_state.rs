@@ -1,12 +1,158 @@
 //! The host's synchronised state: the terminal plus the echo acknowledgement (upstream's
 //! `Terminal::Complete`, reference §7.2–§7.3).
 
+use std::sync::Arc;
+
 use prost::Message as _;
 
 use crate::display::new_frame;
+use crate::scrollback::{Scrollback, StoredLine};
 use crate::state::{StateError, SyncState};
 use crate::terminal::{Framebuffer, Terminal, TerminalError};
-use crate::wire::{HostInstruction, HostMessage};
+use crate::wire::{HostInstruction, HostMessage, ScrollbackUpdate};
+
+/// Most lines a diff pushes without a request: when more scrolled off since the state the
+/// client holds, none are pushed (the client asks for what it wants), so fast output costs no
+/// extra bandwidth.
+pub(crate) const PUSH_MAX_LINES: usize = 64;
+/// Most lines one reply carries.
+pub(crate) const REPLY_MAX_LINES: usize = 2048;
+/// Most bytes of line data one reply carries (about four datagrams once compressed).
+pub(crate) const REPLY_MAX_BYTES: usize = 12 * 1024;
+
+/// The answer to one scrollback request: lines `[from, from + lines.len())`; the request's
+/// lines before `from` are gone from the server; `to` is one past the last line answered.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Reply {
+    pub(crate) id: u64,
+    pub(crate) from: u64,
+    pub(crate) to: u64,
+    pub(crate) lines: Vec<StoredLine>,
+}
+
+/// The scrollback part of the host state (MoshKit peers only; see `docs/scrollback.md`).
+///
+/// It says which lines exist (`first..end`, and the erase count `epoch`), carries the newest
+/// few lines so that a diff can push them, and the reply to the client's latest request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScrollbackSync {
+    /// The client asked for scrollback (server), or the server sends it (client).
+    pub(crate) enabled: bool,
+    pub(crate) first: u64,
+    pub(crate) end: u64,
+    pub(crate) epoch: u64,
+    /// Server: the newest lines, ending at `end`.
+    pub(crate) tail: Arc<[StoredLine]>,
+    pub(crate) reply: Option<Arc<Reply>>,
+    /// Client: the lines pushed by the diff applied last, with their numbers.
+    pub(crate) incoming: Arc<[(u64, StoredLine)]>,
+}
+
+impl PartialEq for ScrollbackSync {
+    fn eq(&self, other: &Self) -> bool {
+        // Without a client that asked for it, nothing of this is sent: it must not make the
+        // sender think there is something to send.
+        if !self.enabled && !other.enabled {
+            return true;
+        }
+        self.enabled == other.enabled
+            && self.first == other.first
+            && self.end == other.end
+            && self.epoch == other.epoch
+            && self.reply.as_ref().map(|r| r.id) == other.reply.as_ref().map(|r| r.id)
+    }
+}
+
+impl ScrollbackSync {
+    /// The update that turns `existing` into `self`, if they differ.
+    fn update_from(&self, existing: &Self) -> Option<ScrollbackUpdate> {
+        if !self.enabled || self == existing {
+            return None;
+        }
+        let mut update = ScrollbackUpdate {
+            first: Some(self.first),
+            end: Some(self.end),
+            epoch: Some(self.epoch),
+            ..Default::default()
+        };
+        let known_end = if existing.enabled && existing.epoch == self.epoch {
+            existing.end
+        } else {
+            self.first
+        };
+        let new_lines = self.end.saturating_sub(known_end);
+        if new_lines > 0
+            && new_lines <= PUSH_MAX_LINES as u64
+            && new_lines <= self.tail.len() as u64
+        {
+            let skip = self.tail.len() - new_lines as usize;
+            update.pushed_from = Some(known_end);
+            update.pushed = self.tail[skip..].iter().map(StoredLine::to_wire).collect();
+        }
+        let old_reply = existing.reply.as_ref().map(|r| r.id);
+        if let Some(reply) = self.reply.as_ref().filter(|r| Some(r.id) != old_reply) {
+            update.reply_id = Some(reply.id);
+            update.reply_from = Some(reply.from);
+            update.reply_to = Some(reply.to);
+            update.reply = reply.lines.iter().map(StoredLine::to_wire).collect();
+        }
+        Some(update)
+    }
+
+    fn apply(&mut self, u: &ScrollbackUpdate) {
+        self.enabled = true;
+        self.first = u.first.unwrap_or(0);
+        self.end = u.end.unwrap_or(0).max(self.first);
+        self.epoch = u.epoch.unwrap_or(0);
+        let decode = |w| match StoredLine::from_wire(w) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::debug!("dropping a scrollback line: {e}");
+                None
+            }
+        };
+        if let Some(from) = u.pushed_from {
+            self.incoming = u
+                .pushed
+                .iter()
+                .take(PUSH_MAX_LINES)
+                .zip(from..)
+                .filter_map(|(w, i)| decode(w).map(|l| (i, l)))
+                .collect();
+        }
+        if let Some(id) = u.reply_id {
+            let from = u.reply_from.unwrap_or(0);
+            let lines: Vec<StoredLine> = u
+                .reply
+                .iter()
+                .take(REPLY_MAX_LINES)
+                .map(|w| decode(w).unwrap_or_else(StoredLine::blank))
+                .collect();
+            let to = u.reply_to.unwrap_or(0).max(from + lines.len() as u64);
+            self.reply = Some(Arc::new(Reply {
+                id,
+                from,
+                to,
+                lines,
+            }));
+        }
+    }
+
+    /// Server: the header and tail after `ring` changed.
+    pub(crate) fn follow(&mut self, ring: &Scrollback, epoch: u64) {
+        let range = ring.range();
+        self.first = range.start;
+        self.end = range.end;
+        self.epoch = epoch;
+        let from = range
+            .end
+            .saturating_sub(PUSH_MAX_LINES as u64)
+            .max(range.start);
+        self.tail = (from..range.end)
+            .filter_map(|i| ring.stored(i).cloned())
+            .collect();
+    }
+}
 
 /// Server → client state: a full terminal snapshot and the newest client state whose keystrokes
 /// have had time to echo.
@@ -17,11 +163,13 @@ use crate::wire::{HostInstruction, HostMessage};
 pub struct HostState {
     terminal: Terminal,
     echo_ack: u64,
+    pub(crate) scrollback: ScrollbackSync,
 }
 
 impl PartialEq for HostState {
     fn eq(&self, other: &Self) -> bool {
         self.echo_ack == other.echo_ack
+            && self.scrollback == other.scrollback
             && self.terminal.framebuffer() == other.terminal.framebuffer()
     }
 }
@@ -32,6 +180,7 @@ impl HostState {
         Ok(HostState {
             terminal: Terminal::new(cols, rows)?,
             echo_ack: 0,
+            scrollback: ScrollbackSync::default(),
         })
     }
 
@@ -85,6 +234,12 @@ impl SyncState for HostState {
                 instruction.push(HostInstruction::bytes(bytes));
             }
         }
+        if let Some(update) = self.scrollback.update_from(&existing.scrollback) {
+            instruction.push(HostInstruction {
+                scrollback: Some(update),
+                ..Default::default()
+            });
+        }
         if instruction.is_empty() {
             return Vec::new();
         }
@@ -100,7 +255,11 @@ impl SyncState for HostState {
             return Ok(());
         }
         let msg = HostMessage::decode(diff)?;
+        self.scrollback.incoming = Arc::new([]);
         for inst in msg.instruction {
+            if let Some(u) = &inst.scrollback {
+                self.scrollback.apply(u);
+            }
             if let Some(bytes) = inst.hostbytes.and_then(|h| h.hoststring) {
                 self.terminal.feed(&bytes);
                 // A replica never answers queries: the host's own emulator already did.

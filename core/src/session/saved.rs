@@ -21,6 +21,7 @@ use crate::connection::{Config, Connection, SnapshotError};
 use crate::crypto::Key;
 use crate::overlay::Notifications;
 use crate::prediction::{DisplayPreference, PredictionEngine};
+use crate::scrollback::ClientScrollback;
 use crate::state::UserStream;
 use crate::terminal::{Rendition, TerminalError};
 use crate::transport::RandomSource;
@@ -113,6 +114,10 @@ pub(crate) struct SavedSession {
     /// The newest remote state the client had shown (state number), for diagnostics.
     #[prost(uint64, tag = "17")]
     pub remote_num: u64,
+    /// The scrollback (absent in blobs written before it existed: then none, at the default
+    /// limit).
+    #[prost(message, optional, tag = "18")]
+    pub scrollback: Option<crate::scrollback::client::SavedScrollback>,
 }
 
 /// One learned prompt: each glyph as (kind, value): 0 blank, 1 char (value = scalar), 2 other
@@ -281,6 +286,7 @@ impl ClientSession {
             learned_prompts,
             vertical_learned: vertical,
             remote_num: self.remote_num,
+            scrollback: Some(self.scrollback.to_saved()),
         })
     }
 
@@ -362,7 +368,28 @@ impl ClientSession {
             draw_notification_bar: saved.draw_notification_bar,
             escape_key_name: saved.escape_key_name,
             title_prefix: saved.title_prefix,
+            scrollback_lines: saved
+                .scrollback
+                .as_ref()
+                .map_or(crate::scrollback::DEFAULT_SCROLLBACK_LINES, |s| {
+                    usize::try_from(s.limit).unwrap_or(usize::MAX)
+                }),
+            scrollback_prefetch: saved
+                .scrollback
+                .as_ref()
+                .map_or(super::client::DEFAULT_SCROLLBACK_PREFETCH, |s| {
+                    usize::try_from(s.prefetch).unwrap_or(0)
+                }),
             transport: Config::client(),
+        };
+        let scrollback = match &saved.scrollback {
+            Some(s) => ClientScrollback::from_saved(s)
+                .map_err(|e| RestoreError::Malformed(format!("scrollback: {e}")))?,
+            None => ClientScrollback::new(
+                config.scrollback_lines,
+                config.scrollback_prefetch,
+                crate::scrollback::client::FIRST_REQUEST_ID,
+            ),
         };
         let floor = wall_clock_micros
             .saturating_mul(1024)
@@ -413,6 +440,7 @@ impl ClientSession {
             start: now,
             closed: None,
             config,
+            scrollback,
         };
         session.events.push_back(ClientEvent::ScreenChanged);
         if !title.is_empty() {

@@ -148,7 +148,8 @@ pub(crate) fn compose(
     overlay: &PredictionOverlay<Rendition>,
     bar: Option<&str>,
 ) -> Composed {
-    let mut rows: Vec<Vec<ScreenCell>> = fb.rows().map(|row| screen_cells_of_row(fb, row)).collect();
+    let mut rows: Vec<Vec<ScreenCell>> =
+        fb.rows().map(|row| screen_cells_of_row(fb, row)).collect();
     for p in &overlay.cells {
         let Some(cell) = rows.get_mut(p.row).and_then(|r| r.get_mut(p.col)) else {
             continue;

@@ -374,6 +374,16 @@ impl Terminal {
         &self.fb
     }
 
+    /// Starts or stops keeping the lines that scroll off the top of the main screen.
+    pub(crate) fn set_scrollback_capture(&mut self, on: bool) {
+        self.fb.set_scrollback_capture(on);
+    }
+
+    /// The lines that scrolled off since the last call (see [`Terminal::set_scrollback_capture`]).
+    pub(crate) fn take_scrolled_off(&mut self) -> framebuffer::ScrollCapture {
+        self.fb.take_scrolled_off()
+    }
+
     /// Drops any partially received escape sequence or UTF-8 character.
     pub fn reset_input(&mut self) {
         self.parser = vte::Parser::new();

@@ -248,7 +248,7 @@ mod tests {
             fresh.apply_diff(&r.take_remote_diff()).unwrap();
             got.extend(fresh.events().iter().map(|e| match e {
                 crate::state::UserEvent::Byte(b) => *b,
-                crate::state::UserEvent::Resize { .. } => 0,
+                _ => 0,
             }));
         }
         assert_eq!(got, all);

@@ -65,6 +65,11 @@ impl Framebuffer {
                 self.erase_cells(row, 0, col + 1);
             }
             2 => self.erase_rows(0, self.height),
+            // xterm: erase the saved lines, not the screen.
+            3 if self.capture.enabled => {
+                self.capture.cleared = true;
+                self.capture.lines.clear();
+            }
             _ => {}
         }
     }
@@ -161,8 +166,20 @@ impl Framebuffer {
         }
     }
 
-    /// SU.
+    /// SU, and index at the bottom margin. Rows that leave the top of the main screen go to
+    /// the scrollback capture (as xterm saves them: only when the region starts at row 0).
     pub(crate) fn scroll_up(&mut self, n: usize) {
+        if self.capture.enabled && self.top == 0 && self.saved_main.is_none() {
+            let n = n.min(self.bottom + 1);
+            for y in 0..n {
+                let line = crate::scrollback::StoredLine::from_row(self, &self.rows[y]);
+                if self.capture.lines.len() >= super::MAX_PENDING_SCROLLED {
+                    self.capture.lines.remove(0);
+                    self.capture.dropped += 1;
+                }
+                self.capture.lines.push(line);
+            }
+        }
         self.scroll_region_up(self.top, self.bottom, n);
     }
     /// SD.

@@ -204,7 +204,23 @@ pub struct Framebuffer {
     pub(super) links: Arc<Interner>,
     /// The main screen's rows while the alternate screen is shown.
     pub(super) saved_main: Option<Vec<Arc<Row>>>,
+    /// Lines that scrolled off the top of the main screen, when capturing (a host's terminal).
+    pub(super) capture: ScrollCapture,
 }
+
+/// The lines a host terminal's main screen scrolled off since they were last taken.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ScrollCapture {
+    pub(crate) enabled: bool,
+    /// ED 3 erased the scrollback before `lines` scrolled off.
+    pub(crate) cleared: bool,
+    pub(crate) lines: Vec<crate::scrollback::StoredLine>,
+    /// Lines dropped because nobody took them (more than [`MAX_PENDING_SCROLLED`]).
+    pub(crate) dropped: u64,
+}
+
+/// Bound on lines waiting in [`ScrollCapture`] (a host takes them after every write).
+pub(crate) const MAX_PENDING_SCROLLED: usize = 1 << 20;
 
 /// Printable code points of width 1 that need no lookup (§8.10).
 #[inline]
@@ -257,6 +273,7 @@ impl Framebuffer {
             graphemes: Arc::default(),
             links: Arc::default(),
             saved_main: None,
+            capture: ScrollCapture::default(),
         })
     }
 
@@ -277,6 +294,23 @@ impl Framebuffer {
     /// All rows, top to bottom.
     pub fn rows(&self) -> impl ExactSizeIterator<Item = &Row> {
         self.rows.iter().map(|r| &**r)
+    }
+
+    /// Starts or stops keeping the lines that scroll off the top of the main screen (see
+    /// [`Framebuffer::take_scrolled_off`]).
+    pub(crate) fn set_scrollback_capture(&mut self, on: bool) {
+        self.capture.enabled = on;
+        if !on {
+            self.capture = ScrollCapture::default();
+        }
+    }
+
+    /// The lines captured since the last call, and whether ED 3 erased the scrollback first.
+    pub(crate) fn take_scrolled_off(&mut self) -> ScrollCapture {
+        let enabled = self.capture.enabled;
+        let taken = std::mem::take(&mut self.capture);
+        self.capture.enabled = enabled;
+        taken
     }
 
     /// The rows as shared (copy-on-write) handles: the frame differ compares them by pointer
