@@ -906,6 +906,15 @@ public protocol MoshSessionProtocol: AnyObject, Sendable {
     func pullChanges()  -> ScreenUpdate
     
     /**
+     * Asks a MoshKit server for the `missing` lines of `from..to` (asynchronous: the
+     * listener's `on_scrollback_fetched(from, to)` follows, at once when none is missing).
+     * Fails with `ScrollbackNotServed` when the server keeps no scrollback (`Captured` or
+     * `Off` mode, e.g. upstream `mosh-server`), `InvalidRange` when `from >= to`, `Closed`
+     * after `disconnect`.
+     */
+    func requestScrollback(from: UInt64, to: UInt64) throws 
+    
+    /**
      * The window changed size (in cells; both at least 1).
      */
     func resize(cols: UInt16, rows: UInt16) throws 
@@ -923,6 +932,23 @@ public protocol MoshSessionProtocol: AnyObject, Sendable {
      * microseconds for 80×24) to call after every screen change.
      */
     func saveState()  -> Data
+    
+    /**
+     * Up to `count` scrollback lines from line `from` on (absolute numbers; only those held,
+     * so the result may be shorter or empty). `count` is capped at 10 000 per call.
+     */
+    func scrollbackLines(from: UInt64, count: UInt32)  -> [ScrollbackLine]
+    
+    /**
+     * Where the scrollback comes from: `Captured` (any server, best effort), `Exact` (a
+     * MoshKit server's own, lines may be `missing` until requested) or `Off`.
+     */
+    func scrollbackMode()  -> ScrollbackMode
+    
+    /**
+     * The absolute numbers of the scrollback lines held, `first..end` (oldest first).
+     */
+    func scrollbackRange()  -> ScrollbackRange
     
     /**
      * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
@@ -1002,9 +1028,11 @@ open class MoshSession: MoshSessionProtocol, @unchecked Sendable {
      * brackets allowed) or a host name, resolved once here with the system resolver (this
      * blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
      * `cols` × `rows`: the window
-     * size in cells. Returns at once; the listener hears about the connection.
+     * size in cells. `scrollback_lines`: how many lines that scrolled off the top are kept
+     * (default 10 000; 0 turns scrollback off; at most 1 000 000). Returns at once; the
+     * listener hears about the connection.
      */
-public static func connect(host: String, port: UInt16, key: String, cols: UInt16, rows: UInt16, prediction: PredictionMode, listener: SessionListener)throws  -> MoshSession  {
+public static func connect(host: String, port: UInt16, key: String, cols: UInt16, rows: UInt16, prediction: PredictionMode, listener: SessionListener, scrollbackLines: UInt32 = UInt32(10000))throws  -> MoshSession  {
     return try  FfiConverterTypeMoshSession_lift(try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
         uniffiCallStatus in
     uniffi_moshkit_fn_constructor_moshsession_connect(
@@ -1014,7 +1042,8 @@ public static func connect(host: String, port: UInt16, key: String, cols: UInt16
         FfiConverterUInt16.lower(cols),
         FfiConverterUInt16.lower(rows),
         FfiConverterTypePredictionMode_lower(prediction),
-        FfiConverterTypeSessionListener_lower(listener),uniffiCallStatus
+        FfiConverterTypeSessionListener_lower(listener),
+        FfiConverterUInt32.lower(scrollbackLines),uniffiCallStatus
     )
 })
 }
@@ -1124,6 +1153,23 @@ open func pullChanges() -> ScreenUpdate  {
 }
     
     /**
+     * Asks a MoshKit server for the `missing` lines of `from..to` (asynchronous: the
+     * listener's `on_scrollback_fetched(from, to)` follows, at once when none is missing).
+     * Fails with `ScrollbackNotServed` when the server keeps no scrollback (`Captured` or
+     * `Off` mode, e.g. upstream `mosh-server`), `InvalidRange` when `from >= to`, `Closed`
+     * after `disconnect`.
+     */
+open func requestScrollback(from: UInt64, to: UInt64)throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_request_scrollback(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(from),
+        FfiConverterUInt64.lower(to),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The window changed size (in cells; both at least 1).
      */
 open func resize(cols: UInt16, rows: UInt16)throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
@@ -1158,6 +1204,46 @@ open func saveState() -> Data  {
     return try!  FfiConverterData.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_moshkit_fn_method_moshsession_save_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Up to `count` scrollback lines from line `from` on (absolute numbers; only those held,
+     * so the result may be shorter or empty). `count` is capped at 10 000 per call.
+     */
+open func scrollbackLines(from: UInt64, count: UInt32) -> [ScrollbackLine]  {
+    return try!  FfiConverterSequenceTypeScrollbackLine.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_scrollback_lines(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(from),
+        FfiConverterUInt32.lower(count),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where the scrollback comes from: `Captured` (any server, best effort), `Exact` (a
+     * MoshKit server's own, lines may be `missing` until requested) or `Off`.
+     */
+open func scrollbackMode() -> ScrollbackMode  {
+    return try!  FfiConverterTypeScrollbackMode_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_scrollback_mode(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The absolute numbers of the scrollback lines held, `first..end` (oldest first).
+     */
+open func scrollbackRange() -> ScrollbackRange  {
+    return try!  FfiConverterTypeScrollbackRange_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_moshsession_scrollback_range(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1294,6 +1380,18 @@ public protocol SessionListener: AnyObject, Sendable {
      * not on the screen were lost with it, none is sent twice.
      */
     func onResumed(serverHadNewerInput: Bool) 
+    
+    /**
+     * Scrollback lines arrived or were dropped: the scrollback now holds `first..end` (read
+     * them with `scrollback_lines`). Comes with the screen changes that scrolled lines off.
+     */
+    func onScrollbackChanged(first: UInt64, end: UInt64) 
+    
+    /**
+     * A `request_scrollback(from, to)` completed: every line of `from..to` that the server
+     * still had is here now (lines it no longer had are out of `scrollback_range`).
+     */
+    func onScrollbackFetched(from: UInt64, to: UInt64) 
     
 }
 /**
@@ -1436,6 +1534,34 @@ open func onResumed(serverHadNewerInput: Bool)  {try! rustCall() {
     uniffi_moshkit_fn_method_sessionlistener_on_resumed(
             self.uniffiCloneHandle(),
         FfiConverterBool.lower(serverHadNewerInput),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Scrollback lines arrived or were dropped: the scrollback now holds `first..end` (read
+     * them with `scrollback_lines`). Comes with the screen changes that scrolled lines off.
+     */
+open func onScrollbackChanged(first: UInt64, end: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_scrollback_changed(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(first),
+        FfiConverterUInt64.lower(end),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A `request_scrollback(from, to)` completed: every line of `from..to` that the server
+     * still had is here now (lines it no longer had are out of `scrollback_range`).
+     */
+open func onScrollbackFetched(from: UInt64, to: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_moshkit_fn_method_sessionlistener_on_scrollback_fetched(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(from),
+        FfiConverterUInt64.lower(to),uniffiCallStatus
     )
 }
 }
@@ -1621,6 +1747,58 @@ fileprivate struct UniffiCallbackInterfaceSessionListener {
                 }
                 return uniffiObj.onResumed(
                      serverHadNewerInput: try FfiConverterBool.lift(serverHadNewerInput)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onScrollbackChanged: { (
+            uniffiHandle: UInt64,
+            first: UInt64,
+            end: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onScrollbackChanged(
+                     first: try FfiConverterUInt64.lift(first),
+                     end: try FfiConverterUInt64.lift(end)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onScrollbackFetched: { (
+            uniffiHandle: UInt64,
+            from: UInt64,
+            to: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onScrollbackFetched(
+                     from: try FfiConverterUInt64.lift(from),
+                     to: try FfiConverterUInt64.lift(to)
                 )
             }
 
@@ -2195,6 +2373,182 @@ public func FfiConverterTypeScreenUpdate_lift(_ buf: RustBuffer) throws -> Scree
 #endif
 public func FfiConverterTypeScreenUpdate_lower(_ value: ScreenUpdate) -> RustBuffer {
     return FfiConverterTypeScreenUpdate.lower(value)
+}
+
+
+/**
+ * One line of scrollback.
+ */
+public struct ScrollbackLine: Equatable, Hashable {
+    /**
+     * Absolute line number (from the start of the session).
+     */
+    public var index: UInt64
+    /**
+     * Its cells, left to right: as many as the screen had columns when it scrolled off
+     * (empty when `missing`).
+     */
+    public var cells: [Cell]
+    /**
+     * Whether the line continues on the next one (wrapped, not ended by a newline).
+     */
+    public var wrapped: Bool
+    /**
+     * Captured scrollback only: lines may be missing just before this one (the screen changed
+     * in a way that is not a scroll, e.g. more than a screenful arrived between two frames).
+     */
+    public var gapBefore: Bool
+    /**
+     * Exact scrollback only: the server has this line but it has not been fetched yet (ask
+     * with `request_scrollback`); `cells` is empty.
+     */
+    public var missing: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Absolute line number (from the start of the session).
+         */index: UInt64, 
+        /**
+         * Its cells, left to right: as many as the screen had columns when it scrolled off
+         * (empty when `missing`).
+         */cells: [Cell], 
+        /**
+         * Whether the line continues on the next one (wrapped, not ended by a newline).
+         */wrapped: Bool, 
+        /**
+         * Captured scrollback only: lines may be missing just before this one (the screen changed
+         * in a way that is not a scroll, e.g. more than a screenful arrived between two frames).
+         */gapBefore: Bool, 
+        /**
+         * Exact scrollback only: the server has this line but it has not been fetched yet (ask
+         * with `request_scrollback`); `cells` is empty.
+         */missing: Bool) {
+        self.index = index
+        self.cells = cells
+        self.wrapped = wrapped
+        self.gapBefore = gapBefore
+        self.missing = missing
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScrollbackLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScrollbackLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScrollbackLine {
+        return
+            try ScrollbackLine(
+                index: FfiConverterUInt64.read(from: &buf), 
+                cells: FfiConverterSequenceTypeCell.read(from: &buf), 
+                wrapped: FfiConverterBool.read(from: &buf), 
+                gapBefore: FfiConverterBool.read(from: &buf), 
+                missing: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScrollbackLine, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.index, into: &buf)
+        FfiConverterSequenceTypeCell.write(value.cells, into: &buf)
+        FfiConverterBool.write(value.wrapped, into: &buf)
+        FfiConverterBool.write(value.gapBefore, into: &buf)
+        FfiConverterBool.write(value.missing, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScrollbackLine_lift(_ buf: RustBuffer) throws -> ScrollbackLine {
+    return try FfiConverterTypeScrollbackLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScrollbackLine_lower(_ value: ScrollbackLine) -> RustBuffer {
+    return FfiConverterTypeScrollbackLine.lower(value)
+}
+
+
+/**
+ * The absolute numbers of the scrollback lines held: `first..end` (oldest first; empty when
+ * `first == end`). Numbers never change: a line keeps its number while it is held, and the
+ * oldest lines are dropped (`first` grows) beyond the session's limit.
+ */
+public struct ScrollbackRange: Equatable, Hashable {
+    /**
+     * The oldest line held.
+     */
+    public var first: UInt64
+    /**
+     * One past the newest line held.
+     */
+    public var end: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The oldest line held.
+         */first: UInt64, 
+        /**
+         * One past the newest line held.
+         */end: UInt64) {
+        self.first = first
+        self.end = end
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScrollbackRange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScrollbackRange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScrollbackRange {
+        return
+            try ScrollbackRange(
+                first: FfiConverterUInt64.read(from: &buf), 
+                end: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScrollbackRange, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.first, into: &buf)
+        FfiConverterUInt64.write(value.end, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScrollbackRange_lift(_ buf: RustBuffer) throws -> ScrollbackRange {
+    return try FfiConverterTypeScrollbackRange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScrollbackRange_lower(_ value: ScrollbackRange) -> RustBuffer {
+    return FfiConverterTypeScrollbackRange.lower(value)
 }
 
 
@@ -2838,6 +3192,19 @@ enum MoshKitError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * Details.
          */reason: String
     )
+    /**
+     * The server keeps no scrollback of its own (upstream `mosh-server`, or not known yet):
+     * only the lines captured from the screens received exist, and none can be requested.
+     */
+    case ScrollbackNotServed
+    /**
+     * A range of lines that is empty or reversed (`from` >= `to`).
+     */
+    case InvalidRange(
+        /**
+         * The rejected range.
+         */reason: String
+    )
 
     
 
@@ -2890,6 +3257,10 @@ public struct FfiConverterTypeMoshKitError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 9: return .Runtime(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .ScrollbackNotServed
+        case 11: return .InvalidRange(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2945,6 +3316,15 @@ public struct FfiConverterTypeMoshKitError: FfiConverterRustBuffer {
         
         case let .Runtime(reason):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .ScrollbackNotServed:
+            writeInt(&buf, Int32(10))
+        
+        
+        case let .InvalidRange(reason):
+            writeInt(&buf, Int32(11))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -3291,6 +3671,94 @@ public func FfiConverterTypePredictionMode_lower(_ value: PredictionMode) -> Rus
 }
 
 
+
+/**
+ * Where the session's scrollback comes from.
+ */
+
+public enum ScrollbackMode: Equatable, Hashable {
+    
+    /**
+     * Captured from the screens received (any server, e.g. upstream `mosh-server`): best
+     * effort, since mosh may skip screens during fast output; such places are marked
+     * `gap_before`. Nothing can be requested.
+     */
+    case captured
+    /**
+     * A MoshKit server's own scrollback: every line, some possibly `missing` until fetched
+     * with `request_scrollback`.
+     */
+    case exact
+    /**
+     * Turned off (`scrollback_lines` 0).
+     */
+    case off
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ScrollbackMode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScrollbackMode: FfiConverterRustBuffer {
+    typealias SwiftType = ScrollbackMode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScrollbackMode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .captured
+        
+        case 2: return .exact
+        
+        case 3: return .off
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ScrollbackMode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .captured:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .exact:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .off:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScrollbackMode_lift(_ buf: RustBuffer) throws -> ScrollbackMode {
+    return try FfiConverterTypeScrollbackMode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScrollbackMode_lower(_ value: ScrollbackMode) -> RustBuffer {
+    return FfiConverterTypeScrollbackMode.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -3384,6 +3852,31 @@ fileprivate struct FfiConverterSequenceTypeRow: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeRow.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeScrollbackLine: FfiConverterRustBuffer {
+    typealias SwiftType = [ScrollbackLine]
+
+    public static func write(_ value: [ScrollbackLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeScrollbackLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ScrollbackLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ScrollbackLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeScrollbackLine.read(from: &buf))
         }
         return seq
     }
@@ -3586,6 +4079,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_moshsession_pull_changes() != 39665) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_moshkit_checksum_method_moshsession_request_scrollback() != 29385) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_moshkit_checksum_method_moshsession_resize() != 37201) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3593,6 +4089,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_save_state() != 55862) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_scrollback_lines() != 49941) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_scrollback_mode() != 42018) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_moshsession_scrollback_range() != 18860) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_send_input() != 54446) {
@@ -3625,7 +4130,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_sessionlistener_on_resumed() != 18042) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 49315) {
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_changed() != 35989) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_fetched() != 29606) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_moshkit_checksum_constructor_moshsession_connect() != 61999) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_constructor_moshsession_restore() != 55944) {

@@ -299,6 +299,20 @@ typedef void (*UniffiCallbackInterfaceSessionListenerMethod6)(uint64_t, int8_t, 
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD7
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD7
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod7)(uint64_t, uint64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD8
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_LISTENER_METHOD8
+typedef void (*UniffiCallbackInterfaceSessionListenerMethod8)(uint64_t, uint64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 typedef struct UniffiVTableCallbackInterfaceLogSink {
@@ -320,6 +334,8 @@ typedef struct UniffiVTableCallbackInterfaceSessionListener {
     UniffiCallbackInterfaceSessionListenerMethod4 _Nonnull onClipboard;
     UniffiCallbackInterfaceSessionListenerMethod5 _Nonnull onClosed;
     UniffiCallbackInterfaceSessionListenerMethod6 _Nonnull onResumed;
+    UniffiCallbackInterfaceSessionListenerMethod7 _Nonnull onScrollbackChanged;
+    UniffiCallbackInterfaceSessionListenerMethod8 _Nonnull onScrollbackFetched;
 } UniffiVTableCallbackInterfaceSessionListener;
 
 #endif
@@ -355,7 +371,7 @@ void uniffi_moshkit_fn_free_moshsession(uint64_t handle, RustCallStatus *_Nonnul
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CONSTRUCTOR_MOSHSESSION_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CONSTRUCTOR_MOSHSESSION_CONNECT
-uint64_t uniffi_moshkit_fn_constructor_moshsession_connect(RustBuffer host, uint16_t port, RustBuffer key, uint16_t cols, uint16_t rows, RustBuffer prediction, uint64_t listener, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_moshkit_fn_constructor_moshsession_connect(RustBuffer host, uint16_t port, RustBuffer key, uint16_t cols, uint16_t rows, RustBuffer prediction, uint64_t listener, uint32_t scrollback_lines, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_CONSTRUCTOR_MOSHSESSION_RESTORE
@@ -398,6 +414,11 @@ void uniffi_moshkit_fn_method_moshsession_pause(uint64_t ptr, RustCallStatus *_N
 RustBuffer uniffi_moshkit_fn_method_moshsession_pull_changes(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_REQUEST_SCROLLBACK
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_REQUEST_SCROLLBACK
+void uniffi_moshkit_fn_method_moshsession_request_scrollback(uint64_t ptr, uint64_t from, uint64_t to, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESIZE
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_RESIZE
 void uniffi_moshkit_fn_method_moshsession_resize(uint64_t ptr, uint16_t cols, uint16_t rows, RustCallStatus *_Nonnull out_status
@@ -411,6 +432,21 @@ void uniffi_moshkit_fn_method_moshsession_resume(uint64_t ptr, RustCallStatus *_
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SAVE_STATE
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SAVE_STATE
 RustBuffer uniffi_moshkit_fn_method_moshsession_save_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SCROLLBACK_LINES
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SCROLLBACK_LINES
+RustBuffer uniffi_moshkit_fn_method_moshsession_scrollback_lines(uint64_t ptr, uint64_t from, uint32_t count, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SCROLLBACK_MODE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SCROLLBACK_MODE
+RustBuffer uniffi_moshkit_fn_method_moshsession_scrollback_mode(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SCROLLBACK_RANGE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SCROLLBACK_RANGE
+RustBuffer uniffi_moshkit_fn_method_moshsession_scrollback_range(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_MOSHSESSION_SEND_INPUT
@@ -476,6 +512,16 @@ void uniffi_moshkit_fn_method_sessionlistener_on_closed(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_RESUMED
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_RESUMED
 void uniffi_moshkit_fn_method_sessionlistener_on_resumed(uint64_t ptr, int8_t server_had_newer_input, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_SCROLLBACK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_SCROLLBACK_CHANGED
+void uniffi_moshkit_fn_method_sessionlistener_on_scrollback_changed(uint64_t ptr, uint64_t first, uint64_t end, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_SCROLLBACK_FETCHED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_METHOD_SESSIONLISTENER_ON_SCROLLBACK_FETCHED
+void uniffi_moshkit_fn_method_sessionlistener_on_scrollback_fetched(uint64_t ptr, uint64_t from, uint64_t to, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_FN_FUNC_CLEAR_LOG_SINK
@@ -865,6 +911,12 @@ uint16_t uniffi_moshkit_checksum_method_moshsession_pull_changes(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_REQUEST_SCROLLBACK
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_REQUEST_SCROLLBACK
+uint16_t uniffi_moshkit_checksum_method_moshsession_request_scrollback(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_RESIZE
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_RESIZE
 uint16_t uniffi_moshkit_checksum_method_moshsession_resize(void
@@ -880,6 +932,24 @@ uint16_t uniffi_moshkit_checksum_method_moshsession_resume(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SAVE_STATE
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SAVE_STATE
 uint16_t uniffi_moshkit_checksum_method_moshsession_save_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SCROLLBACK_LINES
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SCROLLBACK_LINES
+uint16_t uniffi_moshkit_checksum_method_moshsession_scrollback_lines(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SCROLLBACK_MODE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SCROLLBACK_MODE
+uint16_t uniffi_moshkit_checksum_method_moshsession_scrollback_mode(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SCROLLBACK_RANGE
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_MOSHSESSION_SCROLLBACK_RANGE
+uint16_t uniffi_moshkit_checksum_method_moshsession_scrollback_range(void
     
 );
 #endif
@@ -940,6 +1010,18 @@ uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_closed(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_RESUMED
 #define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_RESUMED
 uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_resumed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_SCROLLBACK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_SCROLLBACK_CHANGED
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_SCROLLBACK_FETCHED
+#define UNIFFI_FFIDEF_UNIFFI_MOSHKIT_CHECKSUM_METHOD_SESSIONLISTENER_ON_SCROLLBACK_FETCHED
+uint16_t uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_fetched(void
     
 );
 #endif

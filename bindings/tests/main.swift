@@ -124,6 +124,8 @@ final class Listener: SessionListener, @unchecked Sendable {
     func onTitle(title: String) {}
     func onClipboard(text: String) {}
     func onResumed(serverHadNewerInput: Bool) { cond.lock(); resumes += 1; cond.broadcast(); cond.unlock() }
+    func onScrollbackChanged(first: UInt64, end: UInt64) {}
+    func onScrollbackFetched(from: UInt64, to: UInt64) {}
     func onClosed(reason: CloseReason) { cond.lock(); closed = reason; cond.broadcast(); cond.unlock() }
     func resetScreenChanged() { cond.lock(); screenChanged = false; cond.unlock() }
     /// Waits (bounded) until `pred` holds; returns whether it did.

@@ -40,7 +40,8 @@ pub enum MoshkitStatus {
     InvalidPredictionMode = 6,
     /// The log sink could not be installed: another Rust `log` logger owns this process.
     LogSinkUnavailable = 7,
-    /// An object handle (`MoshkitSession *`, `MoshkitScreen *`) is unknown or already freed.
+    /// An object handle (`MoshkitSession *`, `MoshkitScreen *`, `MoshkitScrollbackLines *`) is
+    /// unknown or already freed.
     InvalidHandle = 8,
     /// A bug in MoshKit was caught (a Rust panic); the call had no effect on its outputs.
     Panic = 9,
@@ -57,6 +58,11 @@ pub enum MoshkitStatus {
     /// Saved session bytes that cannot be restored (truncated, corrupt, from a newer MoshKit,
     /// or not a MoshKit session).
     InvalidSavedState = 15,
+    /// The server keeps no scrollback of its own (upstream mosh-server, or not known yet):
+    /// only captured lines exist and none can be requested.
+    ScrollbackNotServed = 16,
+    /// A range of lines that is empty or reversed (`from` >= `to`).
+    InvalidRange = 17,
 }
 
 /// A key on the keyboard, for `moshkit_encode_key`.
@@ -150,6 +156,8 @@ impl From<MoshKitError> for CError {
             MoshKitError::Closed => MoshkitStatus::Closed,
             MoshKitError::Runtime { .. } => MoshkitStatus::RuntimeUnavailable,
             MoshKitError::InvalidSavedState { .. } => MoshkitStatus::InvalidSavedState,
+            MoshKitError::ScrollbackNotServed => MoshkitStatus::ScrollbackNotServed,
+            MoshKitError::InvalidRange { .. } => MoshkitStatus::InvalidRange,
         };
         CError::new(status, e.to_string())
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::c_api::{CError, MoshkitStatus, call, null_error, write_out};
 use crate::cstr::{c_string_lossy, copy_nul_terminated};
 use crate::handles::HandleRegistry;
-use crate::screen::{CellColor, ScreenUpdate};
+use crate::screen::{Cell, CellColor, ScreenUpdate};
 
 /// A screen update (opaque): what `moshkit_session_pull_changes` / `moshkit_session_snapshot`
 /// return. Read it with the `moshkit_screen_*` getters, release it with `moshkit_screen_free`.
@@ -129,18 +129,73 @@ impl CScreen {
             texts: update
                 .changed_rows
                 .iter()
-                .map(|r| {
-                    r.cells
-                        .iter()
-                        .map(|c| c_string_lossy(c.text.as_str()))
-                        .collect()
-                })
+                .map(|r| cell_texts(&r.cells))
                 .collect(),
             title: c_string_lossy(update.title.as_str()),
             notification: update.notification.as_deref().map(c_string_lossy),
             update,
         }
     }
+}
+
+/// The C strings of a row's cells (for [`c_cell`]).
+pub(crate) fn cell_texts(cells: &[Cell]) -> Vec<CString> {
+    cells
+        .iter()
+        .map(|c| c_string_lossy(c.text.as_str()))
+        .collect()
+}
+
+/// Cell `col` of a row for C, its text pointing into `texts` (from [`cell_texts`]).
+pub(crate) fn c_cell(cells: &[Cell], texts: &[CString], col: u16) -> Result<MoshkitCell, CError> {
+    let col = usize::from(col);
+    let (Some(c), Some(text)) = (cells.get(col), texts.get(col)) else {
+        return Err(CError::new(
+            MoshkitStatus::InvalidArgument,
+            format!("column {col} out of range (the row has {})", cells.len()),
+        ));
+    };
+    Ok(MoshkitCell {
+        text: text.as_ptr(),
+        width: c.width,
+        attrs: c.attrs,
+        predicted: c.predicted,
+        fg: c.fg.into(),
+        bg: c.bg.into(),
+    })
+}
+
+/// The end of every "row text into the caller's buffer" call: copies the text of `cells`
+/// (joined) into `buf` like snprintf and writes its full length to `*len` if `len` is not
+/// NULL; MOSHKIT_STATUS_BUFFER_TOO_SMALL when truncated.
+///
+/// # Safety
+/// `buf` is NULL or valid for writing `capacity` bytes; `len` is NULL or valid for writing.
+pub(crate) unsafe fn write_row_text(
+    cells: &[Cell],
+    buf: *mut c_char,
+    capacity: usize,
+    len: *mut usize,
+) -> Result<(), CError> {
+    let text: String = cells.iter().map(|c| c.text.as_str()).collect();
+    let bytes = text.as_bytes();
+    if buf.is_null() && capacity > 0 {
+        return Err(null_error("buf"));
+    }
+    if !len.is_null() {
+        // SAFETY: forwarded caller contract.
+        unsafe { len.write(bytes.len()) };
+    }
+    // SAFETY: buf is NULL only with capacity 0 (checked above), else valid for `capacity`
+    // bytes, and cannot overlap the fresh `bytes`.
+    unsafe { copy_nul_terminated(bytes, buf, capacity) };
+    if bytes.len() >= capacity {
+        return Err(CError::new(
+            MoshkitStatus::BufferTooSmall,
+            format!("the row needs {} bytes and a NUL", bytes.len()),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn screen(s: *const MoshkitScreen) -> Result<Arc<CScreen>, CError> {
@@ -236,22 +291,8 @@ pub unsafe extern "C" fn moshkit_screen_cell(
         let s = self::screen(screen)?;
         let rows = &s.update.changed_rows;
         let r = rows.get(i).ok_or_else(|| bad_row(i, rows.len()))?;
-        let col = usize::from(col);
-        let (Some(c), Some(text)) = (r.cells.get(col), s.texts.get(i).and_then(|t| t.get(col)))
-        else {
-            return Err(CError::new(
-                MoshkitStatus::InvalidArgument,
-                format!("column {col} out of range (the row has {})", r.cells.len()),
-            ));
-        };
-        let cell = MoshkitCell {
-            text: text.as_ptr(),
-            width: c.width,
-            attrs: c.attrs,
-            predicted: c.predicted,
-            fg: c.fg.into(),
-            bg: c.bg.into(),
-        };
+        let texts = s.texts.get(i).map_or(&[][..], Vec::as_slice);
+        let cell = c_cell(&r.cells, texts, col)?;
         // SAFETY: forwarded caller contract.
         unsafe { write_out(out, "out", cell) }
     })
@@ -277,24 +318,7 @@ pub unsafe extern "C" fn moshkit_screen_row_text(
         let s = self::screen(screen)?;
         let rows = &s.update.changed_rows;
         let r = rows.get(i).ok_or_else(|| bad_row(i, rows.len()))?;
-        let text = r.text();
-        let bytes = text.as_bytes();
-        if buf.is_null() && capacity > 0 {
-            return Err(null_error("buf"));
-        }
-        if !len.is_null() {
-            // SAFETY: forwarded caller contract.
-            unsafe { len.write(bytes.len()) };
-        }
-        // SAFETY: buf is NULL only with capacity 0 (checked above), else valid for `capacity`
-        // bytes, and cannot overlap the fresh `bytes`.
-        unsafe { copy_nul_terminated(bytes, buf, capacity) };
-        if bytes.len() >= capacity {
-            return Err(CError::new(
-                MoshkitStatus::BufferTooSmall,
-                format!("the row needs {} bytes and a NUL", bytes.len()),
-            ));
-        }
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe { write_row_text(&r.cells, buf, capacity, len) }
     })
 }

@@ -128,6 +128,15 @@ pub struct MoshkitCallbacks {
     /// (Added after the first version: older apps' structs end before it.)
     pub on_resumed:
         Option<unsafe extern "C" fn(context: *mut c_void, server_had_newer_input: bool)>,
+    /// Scrollback lines arrived or were dropped: the scrollback now holds lines `first..end`
+    /// (read them with `moshkit_session_scrollback_lines`). (Added after `on_resumed`: older
+    /// apps' structs end before it.)
+    pub on_scrollback_changed:
+        Option<unsafe extern "C" fn(context: *mut c_void, first: u64, end: u64)>,
+    /// A `moshkit_session_request_scrollback(from, to)` completed: every line of `from..to`
+    /// that the server still had is here now. (Added with `on_scrollback_changed`.)
+    pub on_scrollback_fetched:
+        Option<unsafe extern "C" fn(context: *mut c_void, from: u64, to: u64)>,
 }
 
 /// The first version of [`MoshkitCallbacks`] ends after `on_closed`.
@@ -146,6 +155,8 @@ fn read_callbacks(callbacks: *const MoshkitCallbacks) -> Result<MoshkitCallbacks
         on_clipboard: None,
         on_closed: None,
         on_resumed: None,
+        on_scrollback_changed: None,
+        on_scrollback_fetched: None,
     };
     if callbacks.is_null() {
         return Ok(out);
@@ -222,6 +233,18 @@ impl SessionListener for CListener {
             unsafe { f(self.0.context, server_had_newer_input) };
         }
     }
+    fn on_scrollback_changed(&self, first: u64, end: u64) {
+        if let Some(f) = self.0.on_scrollback_changed {
+            // SAFETY: as above.
+            unsafe { f(self.0.context, first, end) };
+        }
+    }
+    fn on_scrollback_fetched(&self, from: u64, to: u64) {
+        if let Some(f) = self.0.on_scrollback_fetched {
+            // SAFETY: as above.
+            unsafe { f(self.0.context, from, to) };
+        }
+    }
     fn on_closed(&self, reason: CloseReason) {
         if let Some(f) = self.0.on_closed {
             // SAFETY: as above.
@@ -254,8 +277,54 @@ pub(crate) fn session(s: *const MoshkitSession) -> Result<Arc<MoshSession>, CErr
     SESSIONS.get_ptr(s).map_err(CError::from)
 }
 
+/// Settings of a new session beyond those `moshkit_session_connect` takes, for
+/// `moshkit_session_connect_with_options`. Fields may be added at the end in later versions.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoshkitSessionOptions {
+    /// Set to `sizeof(MoshkitSessionOptions)` (a smaller struct from an app built against an
+    /// older header has the newer fields at their defaults).
+    pub struct_size: usize,
+    /// Lines of scrollback kept (MOSHKIT_DEFAULT_SCROLLBACK_LINES, 10 000, by default; 0 turns
+    /// scrollback off; at most 1 000 000).
+    pub scrollback_lines: u32,
+}
+
+/// The first version of [`MoshkitSessionOptions`] ends after `scrollback_lines`.
+const OPTIONS_V1_SIZE: usize =
+    std::mem::offset_of!(MoshkitSessionOptions, scrollback_lines) + std::mem::size_of::<u32>();
+
+/// Read the app's options (NULL: the defaults), honouring `struct_size`.
+fn read_options(options: *const MoshkitSessionOptions) -> Result<MoshkitSessionOptions, CError> {
+    let defaults = MoshkitSessionOptions {
+        struct_size: std::mem::size_of::<MoshkitSessionOptions>(),
+        scrollback_lines: crate::c_scrollback::MOSHKIT_DEFAULT_SCROLLBACK_LINES,
+    };
+    if options.is_null() {
+        return Ok(defaults);
+    }
+    // SAFETY: non-null and, per the caller contract, valid for reading at least `struct_size`.
+    let size = unsafe { std::ptr::addr_of!((*options).struct_size).read() };
+    if size < OPTIONS_V1_SIZE {
+        return Err(CError::new(
+            MoshkitStatus::InvalidArgument,
+            format!(
+                "MoshkitSessionOptions.struct_size is {size}; set it to sizeof(MoshkitSessionOptions)"
+            ),
+        ));
+    }
+    // SAFETY: every field of the first version lies within `struct_size` bytes (checked
+    // above), readable per the caller contract.
+    let scrollback_lines = unsafe { std::ptr::addr_of!((*options).scrollback_lines).read() };
+    Ok(MoshkitSessionOptions {
+        scrollback_lines,
+        ..defaults
+    })
+}
+
 /// Starts a session with the mosh-server that printed `MOSH CONNECT <port> <key>`, and writes
-/// it to `*out`. Returns at once; the callbacks report the connection.
+/// it to `*out`. Returns at once; the callbacks report the connection. The same as
+/// `moshkit_session_connect_with_options` with NULL options (the defaults).
 ///
 /// `host`: the server's IPv4/IPv6 address (e.g. the SSH connection's peer; "[...]" allowed) or
 /// a host name, resolved here with the system resolver (this blocks for up to 5 s: pass an
@@ -282,6 +351,43 @@ pub unsafe extern "C" fn moshkit_session_connect(
     callbacks: *const MoshkitCallbacks,
     out: *mut *mut MoshkitSession,
 ) -> MoshkitStatus {
+    // SAFETY: forwarded caller contract; NULL options are the defaults.
+    unsafe {
+        moshkit_session_connect_with_options(
+            host,
+            port,
+            key,
+            cols,
+            rows,
+            prediction,
+            callbacks,
+            std::ptr::null(),
+            out,
+        )
+    }
+}
+
+/// `moshkit_session_connect` with more settings: `options` is NULL (the defaults) or points to
+/// a MoshkitSessionOptions whose `struct_size` is set; it is copied. Returns what
+/// `moshkit_session_connect` returns, and MOSHKIT_STATUS_INVALID_ARGUMENT for an options
+/// `struct_size` that is too small.
+///
+/// # Safety
+/// As for `moshkit_session_connect`; `options` is NULL or valid for reading `struct_size`
+/// bytes.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // the C signature
+pub unsafe extern "C" fn moshkit_session_connect_with_options(
+    host: *const c_char,
+    port: u16,
+    key: *const c_char,
+    cols: u16,
+    rows: u16,
+    prediction: u32,
+    callbacks: *const MoshkitCallbacks,
+    options: *const MoshkitSessionOptions,
+    out: *mut *mut MoshkitSession,
+) -> MoshkitStatus {
     call(|| {
         // SAFETY: forwarded caller contract.
         let host = unsafe { str_arg(host, "host") }?;
@@ -292,6 +398,7 @@ pub unsafe extern "C" fn moshkit_session_connect(
         }
         let prediction = PredictionMode::from(MoshkitPredictionMode::try_from(prediction)?);
         let callbacks = read_callbacks(callbacks)?;
+        let options = read_options(options)?;
         let session = MoshSession::open(
             host,
             port,
@@ -300,6 +407,7 @@ pub unsafe extern "C" fn moshkit_session_connect(
             rows,
             prediction,
             Arc::new(CListener(callbacks)),
+            options.scrollback_lines,
         )?;
         // SAFETY: `out` was checked non-null above and is valid for writing (caller contract).
         unsafe { publish(session, out) }
@@ -677,6 +785,18 @@ mod tests {
         cb.struct_size = CALLBACKS_V1_SIZE;
         let read = read_callbacks(&cb).expect("a v1-sized struct is accepted");
         assert!(read.on_closed.is_some() && read.on_bell.is_none());
+        // A struct from before the scrollback callbacks: they stay unset.
+        extern "C" fn changed(_: *mut c_void, _: u64, _: u64) {}
+        cb.on_resumed = None;
+        cb.on_scrollback_changed = Some(changed);
+        cb.on_scrollback_fetched = Some(changed);
+        cb.struct_size = std::mem::offset_of!(MoshkitCallbacks, on_scrollback_changed);
+        let read = read_callbacks(&cb).expect("a v2-sized struct is accepted");
+        assert!(read.on_closed.is_some());
+        assert!(read.on_scrollback_changed.is_none() && read.on_scrollback_fetched.is_none());
+        cb.struct_size = std::mem::size_of::<MoshkitCallbacks>();
+        let read = read_callbacks(&cb).expect("the full struct is accepted");
+        assert!(read.on_scrollback_changed.is_some() && read.on_scrollback_fetched.is_some());
     }
 
     #[test]

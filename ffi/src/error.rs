@@ -61,6 +61,16 @@ pub enum MoshKitError {
         /// Details.
         reason: String,
     },
+    /// The server keeps no scrollback of its own (upstream `mosh-server`, or not known yet):
+    /// only the lines captured from the screens received exist, and none can be requested.
+    #[error("the server does not serve scrollback")]
+    ScrollbackNotServed,
+    /// A range of lines that is empty or reversed (`from` >= `to`).
+    #[error("invalid range: {reason}")]
+    InvalidRange {
+        /// The rejected range.
+        reason: String,
+    },
 }
 
 impl MoshKitError {
@@ -82,6 +92,18 @@ impl From<moshkit_core::session::RestoreError> for MoshKitError {
     fn from(e: moshkit_core::session::RestoreError) -> Self {
         MoshKitError::InvalidSavedState {
             reason: e.to_string(),
+        }
+    }
+}
+
+impl From<moshkit_core::scrollback::ScrollbackError> for MoshKitError {
+    fn from(e: moshkit_core::scrollback::ScrollbackError) -> Self {
+        use moshkit_core::scrollback::ScrollbackError;
+        match e {
+            ScrollbackError::NotServed => MoshKitError::ScrollbackNotServed,
+            ScrollbackError::EmptyRange { .. } => MoshKitError::InvalidRange {
+                reason: e.to_string(),
+            },
         }
     }
 }

@@ -56,6 +56,19 @@ pub struct Cell {
     pub predicted: bool,
 }
 
+impl From<core_session::ScreenCell> for Cell {
+    fn from(c: core_session::ScreenCell) -> Self {
+        Cell {
+            text: c.text,
+            width: c.width,
+            fg: c.fg.into(),
+            bg: c.bg.into(),
+            attrs: attr_bits(c.attrs),
+            predicted: c.predicted,
+        }
+    }
+}
+
 /// One changed row, complete.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Row {
@@ -117,18 +130,7 @@ impl From<core_session::ScreenUpdate> for ScreenUpdate {
                 .into_iter()
                 .map(|r| Row {
                     index: r.index,
-                    cells: r
-                        .cells
-                        .into_iter()
-                        .map(|c| Cell {
-                            text: c.text,
-                            width: c.width,
-                            fg: c.fg.into(),
-                            bg: c.bg.into(),
-                            attrs: attr_bits(c.attrs),
-                            predicted: c.predicted,
-                        })
-                        .collect(),
+                    cells: r.cells.into_iter().map(Cell::from).collect(),
                 })
                 .collect(),
             cursor: Cursor {

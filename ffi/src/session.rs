@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 
 use crate::api::{MoshKitError, PredictionMode};
 use crate::screen::ScreenUpdate;
+use crate::scrollback::{self, ScrollbackLine, ScrollbackMode, ScrollbackRange};
 
 /// How long `connect` waits for a host name to resolve.
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -146,6 +147,12 @@ pub trait SessionListener: Send + Sync {
     /// process had sent input after the state was saved; keys typed after the save that are
     /// not on the screen were lost with it, none is sent twice.
     fn on_resumed(&self, server_had_newer_input: bool);
+    /// Scrollback lines arrived or were dropped: the scrollback now holds `first..end` (read
+    /// them with `scrollback_lines`). Comes with the screen changes that scrolled lines off.
+    fn on_scrollback_changed(&self, first: u64, end: u64);
+    /// A `request_scrollback(from, to)` completed: every line of `from..to` that the server
+    /// still had is here now (lines it no longer had are out of `scrollback_range`).
+    fn on_scrollback_fetched(&self, from: u64, to: u64);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +245,16 @@ impl Shared {
             ClientEvent::Resumed {
                 server_had_newer_input,
             } => self.tell("on_resumed", |l| l.on_resumed(server_had_newer_input)),
+            ClientEvent::ScrollbackChanged { first, end } => {
+                self.tell("on_scrollback_changed", |l| {
+                    l.on_scrollback_changed(first, end);
+                })
+            }
+            ClientEvent::ScrollbackFetched { from, to } => {
+                self.tell("on_scrollback_fetched", |l| {
+                    l.on_scrollback_fetched(from, to)
+                });
+            }
             ClientEvent::Closed(r) => {
                 self.finish(r.into());
                 return true;
@@ -462,6 +479,7 @@ impl Drop for MoshSession {
 
 impl MoshSession {
     /// [`MoshSession::connect`] without the `Arc` (the C API stores the value itself).
+    #[allow(clippy::too_many_arguments)] // the arguments of `connect`, one to one
     pub fn open(
         host: &str,
         port: u16,
@@ -470,6 +488,7 @@ impl MoshSession {
         rows: u16,
         prediction: PredictionMode,
         listener: Arc<dyn SessionListener>,
+        scrollback_lines: u32,
     ) -> Result<MoshSession, MoshKitError> {
         let key = Key::parse(key)?;
         if port == 0 {
@@ -485,6 +504,7 @@ impl MoshSession {
         let server = resolve(host, port)?;
         let config = ClientConfig {
             prediction: prediction.into(),
+            scrollback_lines: usize::try_from(scrollback_lines).unwrap_or(usize::MAX),
             ..ClientConfig::default()
         };
         let session = ClientSession::new(
@@ -555,8 +575,11 @@ impl MoshSession {
     /// brackets allowed) or a host name, resolved once here with the system resolver (this
     /// blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
     /// `cols` × `rows`: the window
-    /// size in cells. Returns at once; the listener hears about the connection.
-    #[uniffi::constructor]
+    /// size in cells. `scrollback_lines`: how many lines that scrolled off the top are kept
+    /// (default 10 000; 0 turns scrollback off; at most 1 000 000). Returns at once; the
+    /// listener hears about the connection.
+    #[uniffi::constructor(default(scrollback_lines = 10000))]
+    #[allow(clippy::too_many_arguments)] // uniffi constructors take no options struct here
     pub fn connect(
         host: String,
         port: u16,
@@ -565,8 +588,19 @@ impl MoshSession {
         rows: u16,
         prediction: PredictionMode,
         listener: Arc<dyn SessionListener>,
+        scrollback_lines: u32,
     ) -> Result<Arc<MoshSession>, MoshKitError> {
-        Self::open(&host, port, &key, cols, rows, prediction, listener).map(Arc::new)
+        Self::open(
+            &host,
+            port,
+            &key,
+            cols,
+            rows,
+            prediction,
+            listener,
+            scrollback_lines,
+        )
+        .map(Arc::new)
     }
 
     /// Rebuilds a session from [`MoshSession::save_state`]'s bytes after the app was killed: the
@@ -689,6 +723,43 @@ impl MoshSession {
     pub fn connection_state(&self) -> ConnectionState {
         let now = Instant::now();
         ConnectionState::from_core(self.shared.lock().connection_state(now), now)
+    }
+
+    /// The absolute numbers of the scrollback lines held, `first..end` (oldest first).
+    pub fn scrollback_range(&self) -> ScrollbackRange {
+        let r = self.shared.lock().scrollback().range();
+        ScrollbackRange {
+            first: r.start,
+            end: r.end,
+        }
+    }
+
+    /// Up to `count` scrollback lines from line `from` on (absolute numbers; only those held,
+    /// so the result may be shorter or empty). `count` is capped at 10 000 per call.
+    pub fn scrollback_lines(&self, from: u64, count: u32) -> Vec<ScrollbackLine> {
+        scrollback::lines(self.shared.lock().scrollback(), from, count)
+    }
+
+    /// Where the scrollback comes from: `Captured` (any server, best effort), `Exact` (a
+    /// MoshKit server's own, lines may be `missing` until requested) or `Off`.
+    pub fn scrollback_mode(&self) -> ScrollbackMode {
+        self.shared.lock().scrollback_mode().into()
+    }
+
+    /// Asks a MoshKit server for the `missing` lines of `from..to` (asynchronous: the
+    /// listener's `on_scrollback_fetched(from, to)` follows, at once when none is missing).
+    /// Fails with `ScrollbackNotServed` when the server keeps no scrollback (`Captured` or
+    /// `Off` mode, e.g. upstream `mosh-server`), `InvalidRange` when `from >= to`, `Closed`
+    /// after `disconnect`.
+    pub fn request_scrollback(&self, from: u64, to: u64) -> Result<(), MoshKitError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(MoshKitError::Closed);
+        }
+        self.shared
+            .lock()
+            .request_scrollback(Instant::now(), from, to)?;
+        self.shared.wake.notify_one();
+        Ok(())
     }
 }
 

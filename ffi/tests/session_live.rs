@@ -1,6 +1,7 @@
 //! The uniffi session object against the real upstream `mosh-server` on loopback: connect,
 //! type a command, see its output through the listener + `pull_changes`, resize, pause/resume,
-//! close. Needs `mosh-server` (Debian package `mosh`); fails, never skips, without it.
+//! close; the scrollback captured from slow output, through the uniffi and the C calls. Needs
+//! `mosh-server` (Debian package `mosh`); fails, never skips, without it.
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
@@ -9,8 +10,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use moshkit::{
-    CloseReason, ConnectionState, Modifiers, MoshKitError, MoshSession, NamedKey, PredictionMode,
-    ScreenUpdate, SessionListener, encode_key,
+    CloseReason, ConnectionState, DEFAULT_SCROLLBACK_LINES, Modifiers, MoshKitError, MoshSession,
+    NamedKey, PredictionMode, ScreenUpdate, ScrollbackMode, ScrollbackRange, SessionListener,
+    encode_key,
 };
 
 /// A detached upstream mosh-server, killed by pid on drop.
@@ -73,6 +75,8 @@ struct Events {
     screen_notifications: usize,
     states: Vec<ConnectionState>,
     closed: Option<CloseReason>,
+    /// Every `on_scrollback_changed(first, end)`.
+    scrollback_changes: Vec<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -121,6 +125,10 @@ impl SessionListener for Listener {
         self.update(|e| e.closed = Some(reason));
     }
     fn on_resumed(&self, _server_had_newer_input: bool) {}
+    fn on_scrollback_changed(&self, first: u64, end: u64) {
+        self.update(|e| e.scrollback_changes.push((first, end)));
+    }
+    fn on_scrollback_fetched(&self, _from: u64, _to: u64) {}
 }
 
 /// The UI's copy of the screen, kept up to date from pulled changes.
@@ -175,6 +183,7 @@ fn session_with_upstream_server() {
         24,
         PredictionMode::Adaptive,
         listener.clone(),
+        DEFAULT_SCROLLBACK_LINES,
     )
     .unwrap();
     let mut ui = Ui {
@@ -262,6 +271,7 @@ fn peer_shutdown_is_reported() {
         24,
         PredictionMode::Never,
         listener.clone(),
+        DEFAULT_SCROLLBACK_LINES,
     )
     .unwrap();
     let mut ui = Ui {
@@ -276,4 +286,469 @@ fn peer_shutdown_is_reported() {
         Some(CloseReason::PeerShutdown)
     );
     assert_eq!(s.resize(10, 10), Err(MoshKitError::Closed));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scrollback captured from an upstream server (which keeps none of its own)
+
+/// Typed into the remote shell: 60 numbered lines, slowly, on a 24-row screen.
+const SLOW_OUTPUT: &[u8] = b"for i in $(seq 1 60); do echo line$i; sleep 0.05; done\r";
+
+/// Whether `text` (trailing blanks trimmed) is a line of [`SLOW_OUTPUT`]'s output.
+fn output_line(text: &str) -> Option<String> {
+    let t = text.trim_end();
+    let n = t.strip_prefix("line")?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then(|| t.to_owned())
+}
+
+/// Checks the scrollback's and the screen's texts (both oldest first) against the output of
+/// [`SLOW_OUTPUT`]: the scrollback holds `line1`.. in order, the screen the rest up to `line60`.
+fn check_slow_output(scrollback: &[String], screen: &[String]) -> Result<(), String> {
+    let scrolled: Vec<String> = scrollback.iter().filter_map(|t| output_line(t)).collect();
+    let shown: Vec<String> = screen.iter().filter_map(|t| output_line(t)).collect();
+    let want: Vec<String> = (1..=60).map(|i| format!("line{i}")).collect();
+    if scrolled.len() < 30 {
+        return Err(format!("only {} output lines scrolled off", scrolled.len()));
+    }
+    let all: Vec<String> = scrolled.iter().chain(&shown).cloned().collect();
+    if all != want {
+        return Err(format!("scrollback {scrolled:?} + screen {shown:?}"));
+    }
+    Ok(())
+}
+
+/// Polls (bounded) until `check` passes, returning its last error on timeout.
+fn poll(limit: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let result = check();
+        if result.is_ok() || start.elapsed() > limit {
+            return result;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn scrollback_captured_through_uniffi() {
+    let server = Server::start();
+    let listener = Arc::new(Listener::default());
+    let s = MoshSession::connect(
+        "127.0.0.1".into(),
+        server.port,
+        server.key.clone(),
+        80,
+        24,
+        PredictionMode::Never,
+        listener.clone(),
+        DEFAULT_SCROLLBACK_LINES,
+    )
+    .unwrap();
+    let mut ui = Ui {
+        rows: Vec::new(),
+        size: (0, 0),
+    };
+    ui.wait_for(&s, &listener, "#", Duration::from_secs(10));
+    assert_eq!(s.scrollback_mode(), ScrollbackMode::Captured);
+    s.send_input(SLOW_OUTPUT.to_vec()).unwrap();
+
+    let outcome = poll(Duration::from_secs(20), || {
+        let r = s.scrollback_range();
+        let lines = s.scrollback_lines(r.first, u32::MAX);
+        assert_eq!(lines.len() as u64, r.end - r.first);
+        assert!(
+            lines.iter().zip(r.first..).all(|(l, i)| l.index == i),
+            "numbered in order"
+        );
+        assert!(lines.iter().all(|l| !l.missing && l.cells.len() == 80));
+        let texts: Vec<String> = lines.iter().map(|l| l.text()).collect();
+        let screen: Vec<String> = s.snapshot().changed_rows.iter().map(|r| r.text()).collect();
+        check_slow_output(&texts, &screen)
+    });
+    assert_eq!(outcome, Ok(()));
+
+    let range = s.scrollback_range();
+    assert_eq!(range.first, 0, "nothing dropped below the limit");
+    assert!(listener.wait(Duration::from_secs(5), |e| {
+        e.scrollback_changes.last() == Some(&(range.first, range.end))
+    }));
+    assert_eq!(
+        s.scrollback_range(),
+        ScrollbackRange {
+            first: 0,
+            end: range.end
+        }
+    );
+    assert!(s.scrollback_lines(range.end, 10).is_empty());
+    assert_eq!(s.scrollback_lines(range.first, 0), vec![]);
+    assert_eq!(s.scrollback_lines(range.end - 1, 10).len(), 1);
+    // An upstream server keeps no scrollback: nothing can be requested.
+    assert_eq!(
+        s.request_scrollback(range.first, range.end),
+        Err(MoshKitError::ScrollbackNotServed)
+    );
+    assert!(matches!(
+        s.request_scrollback(5, 5),
+        Err(MoshKitError::InvalidRange { .. })
+    ));
+    assert_eq!(s.scrollback_mode(), ScrollbackMode::Captured);
+    s.disconnect().unwrap();
+    assert!(listener.wait(Duration::from_secs(15), |e| e.closed.is_some()));
+    assert_eq!(s.request_scrollback(0, 1), Err(MoshKitError::Closed));
+    // The scrollback can still be read after the end.
+    assert_eq!(s.scrollback_range(), range);
+}
+
+/// What the C callbacks of [`scrollback_captured_through_c`] saw (its only user).
+static C_SCROLLBACK_CHANGES: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn c_scrollback_changed(_: *mut std::ffi::c_void, first: u64, end: u64) {
+    C_SCROLLBACK_CHANGES.lock().unwrap().push((first, end));
+}
+
+mod c {
+    //! Small safe wrappers of the C calls for the test (each asserts success).
+    use std::ffi::c_char;
+
+    use moshkit::c_api::MoshkitStatus;
+    use moshkit::c_screen::*;
+    use moshkit::c_scrollback::*;
+    use moshkit::c_session::*;
+
+    pub fn range(s: *const MoshkitSession) -> (u64, u64) {
+        let (mut first, mut end) = (u64::MAX, u64::MAX);
+        // SAFETY: valid out pointers.
+        let st = unsafe { moshkit_session_scrollback_range(s, &mut first, &mut end) };
+        assert_eq!(st, MoshkitStatus::Ok);
+        (first, end)
+    }
+
+    pub fn mode(s: *const MoshkitSession) -> MoshkitScrollbackMode {
+        let mut mode = MoshkitScrollbackMode::Off;
+        // SAFETY: valid out pointer.
+        assert_eq!(
+            unsafe { moshkit_session_scrollback_mode(s, &mut mode) },
+            MoshkitStatus::Ok
+        );
+        mode
+    }
+
+    pub fn copy(s: *const MoshkitSession, from: u64, count: u32) -> *mut MoshkitScrollbackLines {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: valid out pointer.
+        let st = unsafe { moshkit_session_scrollback_lines(s, from, count, &mut out) };
+        assert_eq!(st, MoshkitStatus::Ok);
+        assert!(!out.is_null());
+        out
+    }
+
+    pub fn count(l: *const MoshkitScrollbackLines) -> usize {
+        let mut n = usize::MAX;
+        // SAFETY: valid out pointer.
+        assert_eq!(
+            unsafe { moshkit_scrollback_line_count(l, &mut n) },
+            MoshkitStatus::Ok
+        );
+        n
+    }
+
+    pub fn info(l: *const MoshkitScrollbackLines, i: usize) -> MoshkitScrollbackLineInfo {
+        let mut info = std::mem::MaybeUninit::uninit();
+        // SAFETY: valid out pointer; written on success.
+        unsafe {
+            assert_eq!(
+                moshkit_scrollback_line_info(l, i, info.as_mut_ptr()),
+                MoshkitStatus::Ok
+            );
+            info.assume_init()
+        }
+    }
+
+    /// Line `i`'s text through a length query and then a buffer of the right size.
+    pub fn text(l: *const MoshkitScrollbackLines, i: usize) -> String {
+        let mut len = 0;
+        // SAFETY: NULL buffer with capacity 0 is a length query.
+        let st = unsafe { moshkit_scrollback_line_text(l, i, std::ptr::null_mut(), 0, &mut len) };
+        assert_eq!(st, MoshkitStatus::BufferTooSmall);
+        let mut buf = vec![0 as c_char; len + 1];
+        // SAFETY: a buffer of len + 1 bytes.
+        let st = unsafe { moshkit_scrollback_line_text(l, i, buf.as_mut_ptr(), len + 1, &mut len) };
+        assert_eq!(st, MoshkitStatus::Ok);
+        let bytes: Vec<u8> = buf[..len].iter().map(|&c| c as u8).collect();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    pub fn cell_text(l: *const MoshkitScrollbackLines, i: usize, col: u16) -> String {
+        let mut cell = std::mem::MaybeUninit::<MoshkitCell>::uninit();
+        // SAFETY: valid out pointer; on success its text is a C string owned by the copy.
+        unsafe {
+            assert_eq!(
+                moshkit_scrollback_cell(l, i, col, cell.as_mut_ptr()),
+                MoshkitStatus::Ok
+            );
+            let cell = cell.assume_init();
+            std::ffi::CStr::from_ptr(cell.text)
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    }
+
+    /// The whole screen's rows, through a snapshot.
+    pub fn screen_rows(s: *const MoshkitSession) -> Vec<String> {
+        let mut screen = std::ptr::null_mut();
+        // SAFETY: valid out pointer.
+        assert_eq!(
+            unsafe { moshkit_session_snapshot(s, &mut screen) },
+            MoshkitStatus::Ok
+        );
+        let mut info = std::mem::MaybeUninit::<MoshkitScreenInfo>::uninit();
+        // SAFETY: valid out pointer; written on success.
+        let info = unsafe {
+            assert_eq!(
+                moshkit_screen_info(screen, info.as_mut_ptr()),
+                MoshkitStatus::Ok
+            );
+            info.assume_init()
+        };
+        let rows = (0..info.changed_row_count)
+            .map(|i| {
+                let mut buf = [0 as c_char; 1024];
+                let mut len = 0;
+                // SAFETY: a 1024-byte buffer.
+                let st =
+                    unsafe { moshkit_screen_row_text(screen, i, buf.as_mut_ptr(), 1024, &mut len) };
+                assert_eq!(st, MoshkitStatus::Ok);
+                String::from_utf8(buf[..len].iter().map(|&c| c as u8).collect()).unwrap()
+            })
+            .collect();
+        assert_eq!(moshkit_screen_free(screen), MoshkitStatus::Ok);
+        rows
+    }
+}
+
+#[test]
+fn scrollback_captured_through_c() {
+    use moshkit::c_api::MoshkitStatus;
+    use moshkit::c_screen::MoshkitCell;
+    use moshkit::c_scrollback::*;
+    use moshkit::c_session::*;
+
+    let server = Server::start();
+    let host = std::ffi::CString::new("127.0.0.1").unwrap();
+    let key = std::ffi::CString::new(server.key.clone()).unwrap();
+    let callbacks = MoshkitCallbacks {
+        struct_size: std::mem::size_of::<MoshkitCallbacks>(),
+        context: std::ptr::null_mut(),
+        on_screen_changed: None,
+        on_connection_state: None,
+        on_bell: None,
+        on_title: None,
+        on_clipboard: None,
+        on_closed: None,
+        on_resumed: None,
+        on_scrollback_changed: Some(c_scrollback_changed),
+        on_scrollback_fetched: None,
+    };
+    let options = MoshkitSessionOptions {
+        struct_size: std::mem::size_of::<MoshkitSessionOptions>(),
+        scrollback_lines: 1000,
+    };
+    let mut s = std::ptr::null_mut();
+    // SAFETY: valid strings, callbacks and options; valid out pointer. The callback has no
+    // context and stays valid (a function).
+    let st = unsafe {
+        moshkit_session_connect_with_options(
+            host.as_ptr(),
+            server.port,
+            key.as_ptr(),
+            80,
+            24,
+            moshkit::c_api::MoshkitPredictionMode::Never as u32,
+            &callbacks,
+            &options,
+            &mut s,
+        )
+    };
+    assert_eq!(st, MoshkitStatus::Ok);
+    assert_eq!(
+        poll(Duration::from_secs(10), || {
+            if c::screen_rows(s).iter().any(|r| r.contains('#')) {
+                Ok(())
+            } else {
+                Err("no prompt".into())
+            }
+        }),
+        Ok(())
+    );
+    assert_eq!(c::mode(s), MoshkitScrollbackMode::Captured);
+    // SAFETY: valid bytes.
+    let st = unsafe { moshkit_session_send_input(s, SLOW_OUTPUT.as_ptr(), SLOW_OUTPUT.len()) };
+    assert_eq!(st, MoshkitStatus::Ok);
+
+    let outcome = poll(Duration::from_secs(20), || {
+        let (first, end) = c::range(s);
+        let copy = c::copy(s, first, MOSHKIT_SCROLLBACK_LINES_MAX);
+        let n = c::count(copy);
+        assert_eq!(n as u64, end - first);
+        let texts: Vec<String> = (0..n)
+            .map(|i| {
+                let info = c::info(copy, i);
+                assert_eq!(info.index, first + i as u64);
+                assert_eq!(info.cell_count, 80);
+                assert!(!info.missing);
+                c::text(copy, i)
+            })
+            .collect();
+        assert_eq!(moshkit_scrollback_free(copy), MoshkitStatus::Ok);
+        check_slow_output(&texts, &c::screen_rows(s))
+    });
+    assert_eq!(outcome, Ok(()));
+    let (first, end) = c::range(s);
+    assert_eq!(
+        poll(Duration::from_secs(5), || {
+            let last = C_SCROLLBACK_CHANGES.lock().unwrap().last().copied();
+            if last == Some((first, end)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "last on_scrollback_changed {last:?}, range {first}..{end}"
+                ))
+            }
+        }),
+        Ok(())
+    );
+
+    // One line through the cell accessor: "line1" is the first output line scrolled off.
+    let copy = c::copy(s, first, 1000);
+    let n = c::count(copy);
+    let i = (0..n)
+        .find(|&i| c::text(copy, i).trim_end() == "line1")
+        .unwrap();
+    let cells: String = (0..5).map(|col| c::cell_text(copy, i, col)).collect();
+    assert_eq!(cells, "line1");
+    assert_eq!(c::cell_text(copy, i, 79), " ");
+
+    // Misuse is answered with statuses.
+    let (mut f, mut e) = (0, 0);
+    let mut buf = [0 as std::ffi::c_char; 4];
+    let mut len = 0;
+    let mut cell = std::mem::MaybeUninit::<MoshkitCell>::uninit();
+    let mut info = std::mem::MaybeUninit::<MoshkitScrollbackLineInfo>::uninit();
+    let mut mode = MoshkitScrollbackMode::Off;
+    let mut out = std::ptr::null_mut();
+    // SAFETY: every pointer is NULL or valid for its use; the calls answer with statuses.
+    unsafe {
+        assert_eq!(
+            moshkit_session_scrollback_range(std::ptr::null(), &mut f, &mut e),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_session_scrollback_range(s, std::ptr::null_mut(), &mut e),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_session_scrollback_range(s, &mut f, std::ptr::null_mut()),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_session_scrollback_mode(s, std::ptr::null_mut()),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_session_scrollback_mode(std::ptr::null(), &mut mode),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_session_scrollback_lines(s, 0, 10, std::ptr::null_mut()),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_session_scrollback_lines(std::ptr::null(), 0, 10, &mut out),
+            MoshkitStatus::NullPointer
+        );
+        assert!(out.is_null());
+        // A too-small buffer: truncated like snprintf, the full length reported.
+        assert_eq!(
+            moshkit_scrollback_line_text(copy, i, buf.as_mut_ptr(), 4, &mut len),
+            MoshkitStatus::BufferTooSmall
+        );
+        assert_eq!(len, 80);
+        assert_eq!(buf.map(|c| c as u8), *b"lin\0");
+        assert_eq!(
+            moshkit_scrollback_line_text(copy, i, std::ptr::null_mut(), 4, &mut len),
+            MoshkitStatus::NullPointer
+        );
+        // Indexes out of range.
+        assert_eq!(
+            moshkit_scrollback_line_text(copy, n, buf.as_mut_ptr(), 4, &mut len),
+            MoshkitStatus::InvalidArgument
+        );
+        assert_eq!(
+            moshkit_scrollback_line_info(copy, n, info.as_mut_ptr()),
+            MoshkitStatus::InvalidArgument
+        );
+        assert_eq!(
+            moshkit_scrollback_cell(copy, n, 0, cell.as_mut_ptr()),
+            MoshkitStatus::InvalidArgument
+        );
+        assert_eq!(
+            moshkit_scrollback_cell(copy, i, 80, cell.as_mut_ptr()),
+            MoshkitStatus::InvalidArgument
+        );
+        // Null out-pointers and handles.
+        assert_eq!(
+            moshkit_scrollback_cell(copy, i, 0, std::ptr::null_mut()),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_scrollback_line_info(copy, i, std::ptr::null_mut()),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_scrollback_line_count(copy, std::ptr::null_mut()),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_scrollback_line_count(std::ptr::null(), &mut len),
+            MoshkitStatus::NullPointer
+        );
+        assert_eq!(
+            moshkit_scrollback_line_text(std::ptr::null(), 0, buf.as_mut_ptr(), 4, &mut len),
+            MoshkitStatus::NullPointer
+        );
+    }
+    // Requests: the upstream server serves none; an empty range is refused.
+    assert_eq!(
+        moshkit_session_request_scrollback(s, first, end),
+        MoshkitStatus::ScrollbackNotServed
+    );
+    assert_eq!(
+        moshkit_session_request_scrollback(s, 7, 3),
+        MoshkitStatus::InvalidRange
+    );
+    assert_eq!(
+        moshkit_session_request_scrollback(std::ptr::null(), 0, 1),
+        MoshkitStatus::NullPointer
+    );
+    // Free: a second free and a use after free are answered with INVALID_HANDLE.
+    assert_eq!(moshkit_scrollback_free(copy), MoshkitStatus::Ok);
+    assert_eq!(moshkit_scrollback_free(copy), MoshkitStatus::InvalidHandle);
+    // SAFETY: a freed handle is answered with a status.
+    assert_eq!(
+        unsafe { moshkit_scrollback_line_count(copy, &mut len) },
+        MoshkitStatus::InvalidHandle
+    );
+    assert_eq!(
+        moshkit_scrollback_free(std::ptr::null_mut()),
+        MoshkitStatus::NullPointer
+    );
+
+    assert_eq!(moshkit_session_close(s), MoshkitStatus::Ok);
+    assert_eq!(moshkit_session_free(s), MoshkitStatus::Ok);
+    // SAFETY: a freed session is answered with a status.
+    assert_eq!(
+        unsafe { moshkit_session_scrollback_range(s, &mut f, &mut e) },
+        MoshkitStatus::InvalidHandle
+    );
 }

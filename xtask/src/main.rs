@@ -83,6 +83,7 @@ fn gen_into(out: &Path) -> Result<()> {
         .with_src(root.join("ffi/src/c_api.rs"))
         .with_src(root.join("ffi/src/c_session.rs"))
         .with_src(root.join("ffi/src/c_screen.rs"))
+        .with_src(root.join("ffi/src/c_scrollback.rs"))
         .with_src(root.join("ffi/src/attrs.rs"))
         .with_src(root.join("ffi/src/logging.rs"))
         .generate()

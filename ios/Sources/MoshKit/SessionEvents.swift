@@ -17,6 +17,10 @@ public enum SessionEvent: Sendable, Equatable {
     case clipboard(String)
     /// A restored session is in step with the server again (input flows from now on).
     case resumed(serverHadNewerInput: Bool)
+    /// The scrollback now holds lines `first..<end`: read them with `scrollbackLines(from:count:)`.
+    case scrollbackChanged(first: UInt64, end: UInt64)
+    /// A `requestScrollback(from:to:)` completed.
+    case scrollbackFetched(from: UInt64, to: UInt64)
     /// The session is over; the stream finishes after this event.
     case closed(CloseReason)
 }
@@ -57,6 +61,12 @@ public final class SessionEvents: SessionListener, @unchecked Sendable {
     public func onClipboard(text: String) { continuation.yield(.clipboard(text)) }
     public func onResumed(serverHadNewerInput: Bool) {
         continuation.yield(.resumed(serverHadNewerInput: serverHadNewerInput))
+    }
+    public func onScrollbackChanged(first: UInt64, end: UInt64) {
+        continuation.yield(.scrollbackChanged(first: first, end: end))
+    }
+    public func onScrollbackFetched(from: UInt64, to: UInt64) {
+        continuation.yield(.scrollbackFetched(from: from, to: to))
     }
     public func onClosed(reason: CloseReason) {
         continuation.yield(.closed(reason))

@@ -681,6 +681,12 @@ internal interface UniffiCallbackInterfaceSessionListenerMethod5 : com.sun.jna.C
 internal interface UniffiCallbackInterfaceSessionListenerMethod6 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`serverHadNewerInput`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceSessionListenerMethod7 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`first`: Long,`end`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionListenerMethod8 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`from`: Long,`to`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
 internal open class UniffiVTableCallbackInterfaceLogSink(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -700,7 +706,7 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onScreenChanged", "onConnectionState", "onBell", "onTitle", "onClipboard", "onClosed", "onResumed")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onScreenChanged", "onConnectionState", "onBell", "onTitle", "onClipboard", "onClosed", "onResumed", "onScrollbackChanged", "onScrollbackFetched")
 internal open class UniffiVTableCallbackInterfaceSessionListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
@@ -711,6 +717,8 @@ internal open class UniffiVTableCallbackInterfaceSessionListener(
     @JvmField internal var `onClipboard`: UniffiCallbackInterfaceSessionListenerMethod4? = null,
     @JvmField internal var `onClosed`: UniffiCallbackInterfaceSessionListenerMethod5? = null,
     @JvmField internal var `onResumed`: UniffiCallbackInterfaceSessionListenerMethod6? = null,
+    @JvmField internal var `onScrollbackChanged`: UniffiCallbackInterfaceSessionListenerMethod7? = null,
+    @JvmField internal var `onScrollbackFetched`: UniffiCallbackInterfaceSessionListenerMethod8? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -722,7 +730,9 @@ internal open class UniffiVTableCallbackInterfaceSessionListener(
         `onClipboard`: UniffiCallbackInterfaceSessionListenerMethod4? = null,
         `onClosed`: UniffiCallbackInterfaceSessionListenerMethod5? = null,
         `onResumed`: UniffiCallbackInterfaceSessionListenerMethod6? = null,
-    ): UniffiVTableCallbackInterfaceSessionListener(`uniffiFree`,`uniffiClone`,`onScreenChanged`,`onConnectionState`,`onBell`,`onTitle`,`onClipboard`,`onClosed`,`onResumed`,), Structure.ByValue
+        `onScrollbackChanged`: UniffiCallbackInterfaceSessionListenerMethod7? = null,
+        `onScrollbackFetched`: UniffiCallbackInterfaceSessionListenerMethod8? = null,
+    ): UniffiVTableCallbackInterfaceSessionListener(`uniffiFree`,`uniffiClone`,`onScreenChanged`,`onConnectionState`,`onBell`,`onTitle`,`onClipboard`,`onClosed`,`onResumed`,`onScrollbackChanged`,`onScrollbackFetched`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSessionListener) {
         `uniffiFree` = other.`uniffiFree`
@@ -734,6 +744,8 @@ internal open class UniffiVTableCallbackInterfaceSessionListener(
         `onClipboard` = other.`onClipboard`
         `onClosed` = other.`onClosed`
         `onResumed` = other.`onResumed`
+        `onScrollbackChanged` = other.`onScrollbackChanged`
+        `onScrollbackFetched` = other.`onScrollbackFetched`
     }
 
 }
@@ -792,11 +804,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_pull_changes(
     ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_request_scrollback(
+    ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_resize(
     ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_resume(
     ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_save_state(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_scrollback_lines(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_scrollback_mode(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_moshsession_scrollback_range(
     ): Int
     external fun uniffi_moshkit_checksum_method_moshsession_send_input(
     ): Int
@@ -817,6 +837,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_moshkit_checksum_method_sessionlistener_on_closed(
     ): Int
     external fun uniffi_moshkit_checksum_method_sessionlistener_on_resumed(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_changed(
+    ): Int
+    external fun uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_fetched(
     ): Int
     external fun uniffi_moshkit_checksum_constructor_moshsession_connect(
     ): Int
@@ -856,7 +880,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_moshkit_fn_free_moshsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_moshkit_fn_constructor_moshsession_connect(`host`: RustBuffer.ByValue,`port`: Short,`key`: RustBuffer.ByValue,`cols`: Short,`rows`: Short,`prediction`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_moshkit_fn_constructor_moshsession_connect(`host`: RustBuffer.ByValue,`port`: Short,`key`: RustBuffer.ByValue,`cols`: Short,`rows`: Short,`prediction`: RustBuffer.ByValue,`listener`: Long,`scrollbackLines`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_moshkit_fn_constructor_moshsession_restore(`savedState`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -874,11 +898,19 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_moshkit_fn_method_moshsession_pull_changes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_method_moshsession_request_scrollback(`ptr`: Long,`from`: Long,`to`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_moshkit_fn_method_moshsession_resize(`ptr`: Long,`cols`: Short,`rows`: Short,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_method_moshsession_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_method_moshsession_save_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_method_moshsession_scrollback_lines(`ptr`: Long,`from`: Long,`count`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_method_moshsession_scrollback_mode(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_moshkit_fn_method_moshsession_scrollback_range(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_moshkit_fn_method_moshsession_send_input(`ptr`: Long,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -905,6 +937,10 @@ internal object UniffiLib {
     external fun uniffi_moshkit_fn_method_sessionlistener_on_closed(`ptr`: Long,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_method_sessionlistener_on_resumed(`ptr`: Long,`serverHadNewerInput`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_scrollback_changed(`ptr`: Long,`first`: Long,`end`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_moshkit_fn_method_sessionlistener_on_scrollback_fetched(`ptr`: Long,`from`: Long,`to`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_moshkit_fn_func_clear_log_sink(uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1084,6 +1120,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_moshsession_pull_changes() and 0xFFFF) != 39665) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_request_scrollback() and 0xFFFF) != 29385) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_resize() and 0xFFFF) != 37201) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1091,6 +1130,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_save_state() and 0xFFFF) != 55862) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_scrollback_lines() and 0xFFFF) != 49941) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_scrollback_mode() and 0xFFFF) != 42018) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_scrollback_range() and 0xFFFF) != 18860) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_send_input() and 0xFFFF) != 54446) {
@@ -1123,7 +1171,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_resumed() and 0xFFFF) != 18042) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 49315) {
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_changed() and 0xFFFF) != 35989) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_method_sessionlistener_on_scrollback_fetched() and 0xFFFF) != 29606) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_moshkit_checksum_constructor_moshsession_connect() and 0xFFFF) != 61999) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_constructor_moshsession_restore() and 0xFFFF) != 55944) {
@@ -2053,6 +2107,15 @@ public interface MoshSessionInterface {
     fun `pullChanges`(): ScreenUpdate
     
     /**
+     * Asks a MoshKit server for the `missing` lines of `from..to` (asynchronous: the
+     * listener's `on_scrollback_fetched(from, to)` follows, at once when none is missing).
+     * Fails with `ScrollbackNotServed` when the server keeps no scrollback (`Captured` or
+     * `Off` mode, e.g. upstream `mosh-server`), `InvalidRange` when `from >= to`, `Closed`
+     * after `disconnect`.
+     */
+    fun `requestScrollback`(`from`: kotlin.ULong, `to`: kotlin.ULong)
+    
+    /**
      * The window changed size (in cells; both at least 1).
      */
     fun `resize`(`cols`: kotlin.UShort, `rows`: kotlin.UShort)
@@ -2070,6 +2133,23 @@ public interface MoshSessionInterface {
      * microseconds for 80×24) to call after every screen change.
      */
     fun `saveState`(): kotlin.ByteArray
+    
+    /**
+     * Up to `count` scrollback lines from line `from` on (absolute numbers; only those held,
+     * so the result may be shorter or empty). `count` is capped at 10 000 per call.
+     */
+    fun `scrollbackLines`(`from`: kotlin.ULong, `count`: kotlin.UInt): List<ScrollbackLine>
+    
+    /**
+     * Where the scrollback comes from: `Captured` (any server, best effort), `Exact` (a
+     * MoshKit server's own, lines may be `missing` until requested) or `Off`.
+     */
+    fun `scrollbackMode`(): ScrollbackMode
+    
+    /**
+     * The absolute numbers of the scrollback lines held, `first..end` (oldest first).
+     */
+    fun `scrollbackRange`(): ScrollbackRange
     
     /**
      * Sends keystrokes (raw terminal input, e.g. from `encode_key`, or UTF-8 text typed).
@@ -2312,6 +2392,28 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
 
     
     /**
+     * Asks a MoshKit server for the `missing` lines of `from..to` (asynchronous: the
+     * listener's `on_scrollback_fetched(from, to)` follows, at once when none is missing).
+     * Fails with `ScrollbackNotServed` when the server keeps no scrollback (`Captured` or
+     * `Off` mode, e.g. upstream `mosh-server`), `InvalidRange` when `from >= to`, `Closed`
+     * after `disconnect`.
+     */
+    @Throws(MoshKitException::class)override fun `requestScrollback`(`from`: kotlin.ULong, `to`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MoshKitException) { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_request_scrollback(
+        it,
+        
+        FfiConverterULong.lower(`from`),
+        FfiConverterULong.lower(`to`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * The window changed size (in cells; both at least 1).
      */
     @Throws(MoshKitException::class)override fun `resize`(`cols`: kotlin.UShort, `rows`: kotlin.UShort)
@@ -2356,6 +2458,58 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_moshkit_fn_method_moshsession_save_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Up to `count` scrollback lines from line `from` on (absolute numbers; only those held,
+     * so the result may be shorter or empty). `count` is capped at 10 000 per call.
+     */override fun `scrollbackLines`(`from`: kotlin.ULong, `count`: kotlin.UInt): List<ScrollbackLine> {
+            return FfiConverterSequenceTypeScrollbackLine.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_scrollback_lines(
+        it,
+        
+        FfiConverterULong.lower(`from`),
+        FfiConverterUInt.lower(`count`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Where the scrollback comes from: `Captured` (any server, best effort), `Exact` (a
+     * MoshKit server's own, lines may be `missing` until requested) or `Off`.
+     */override fun `scrollbackMode`(): ScrollbackMode {
+            return FfiConverterTypeScrollbackMode.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_scrollback_mode(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The absolute numbers of the scrollback lines held, `first..end` (oldest first).
+     */override fun `scrollbackRange`(): ScrollbackRange {
+            return FfiConverterTypeScrollbackRange.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_moshsession_scrollback_range(
         it,
         _status)
 }
@@ -2428,9 +2582,11 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
      * brackets allowed) or a host name, resolved once here with the system resolver (this
      * blocks for up to 5 s: pass an IP address, e.g. from `resolve_host`, to never block).
      * `cols` × `rows`: the window
-     * size in cells. Returns at once; the listener hears about the connection.
+     * size in cells. `scrollback_lines`: how many lines that scrolled off the top are kept
+     * (default 10 000; 0 turns scrollback off; at most 1 000 000). Returns at once; the
+     * listener hears about the connection.
      */
-    @Throws(MoshKitException::class) fun `connect`(`host`: kotlin.String, `port`: kotlin.UShort, `key`: kotlin.String, `cols`: kotlin.UShort, `rows`: kotlin.UShort, `prediction`: PredictionMode, `listener`: SessionListener): MoshSession {
+    @Throws(MoshKitException::class) fun `connect`(`host`: kotlin.String, `port`: kotlin.UShort, `key`: kotlin.String, `cols`: kotlin.UShort, `rows`: kotlin.UShort, `prediction`: PredictionMode, `listener`: SessionListener, `scrollbackLines`: kotlin.UInt = 10000u): MoshSession {
             return FfiConverterTypeMoshSession.lift(
     uniffiRustCallWithError(MoshKitException) { _status ->
     UniffiLib.uniffi_moshkit_fn_constructor_moshsession_connect(
@@ -2442,7 +2598,8 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
         FfiConverterUShort.lower(`cols`),
         FfiConverterUShort.lower(`rows`),
         FfiConverterTypePredictionMode.lower(`prediction`),
-        FfiConverterTypeSessionListener.lower(`listener`),_status)
+        FfiConverterTypeSessionListener.lower(`listener`),
+        FfiConverterUInt.lower(`scrollbackLines`),_status)
 }
     )
     }
@@ -2640,6 +2797,18 @@ public interface SessionListener {
      * not on the screen were lost with it, none is sent twice.
      */
     fun `onResumed`(`serverHadNewerInput`: kotlin.Boolean)
+    
+    /**
+     * Scrollback lines arrived or were dropped: the scrollback now holds `first..end` (read
+     * them with `scrollback_lines`). Comes with the screen changes that scrolled lines off.
+     */
+    fun `onScrollbackChanged`(`first`: kotlin.ULong, `end`: kotlin.ULong)
+    
+    /**
+     * A `request_scrollback(from, to)` completed: every line of `from..to` that the server
+     * still had is here now (lines it no longer had are out of `scrollback_range`).
+     */
+    fun `onScrollbackFetched`(`from`: kotlin.ULong, `to`: kotlin.ULong)
     
     companion object
 }
@@ -2865,6 +3034,42 @@ open class SessionListenerImpl: Disposable, AutoCloseable, SessionListener
     
 
     
+    /**
+     * Scrollback lines arrived or were dropped: the scrollback now holds `first..end` (read
+     * them with `scrollback_lines`). Comes with the screen changes that scrolled lines off.
+     */override fun `onScrollbackChanged`(`first`: kotlin.ULong, `end`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_scrollback_changed(
+        it,
+        
+        FfiConverterULong.lower(`first`),
+        FfiConverterULong.lower(`end`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A `request_scrollback(from, to)` completed: every line of `from..to` that the server
+     * still had is here now (lines it no longer had are out of `scrollback_range`).
+     */override fun `onScrollbackFetched`(`from`: kotlin.ULong, `to`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_moshkit_fn_method_sessionlistener_on_scrollback_fetched(
+        it,
+        
+        FfiConverterULong.lower(`from`),
+        FfiConverterULong.lower(`to`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -2964,6 +3169,32 @@ internal object uniffiCallbackInterfaceSessionListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onScrollbackChanged`: UniffiCallbackInterfaceSessionListenerMethod7 {
+        override fun callback(`uniffiHandle`: Long,`first`: Long,`end`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onScrollbackChanged`(
+                    FfiConverterULong.lift(`first`),
+                    FfiConverterULong.lift(`end`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onScrollbackFetched`: UniffiCallbackInterfaceSessionListenerMethod8 {
+        override fun callback(`uniffiHandle`: Long,`from`: Long,`to`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onScrollbackFetched`(
+                    FfiConverterULong.lift(`from`),
+                    FfiConverterULong.lift(`to`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -2987,6 +3218,8 @@ internal object uniffiCallbackInterfaceSessionListener {
         `onClipboard`,
         `onClosed`,
         `onResumed`,
+        `onScrollbackChanged`,
+        `onScrollbackFetched`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -3380,6 +3613,129 @@ public object FfiConverterTypeScreenUpdate: FfiConverterRustBuffer<ScreenUpdate>
             FfiConverterString.write(value.`title`, buf)
             FfiConverterULong.write(value.`bellCount`, buf)
             FfiConverterOptionalString.write(value.`notification`, buf)
+    }
+}
+
+
+
+/**
+ * One line of scrollback.
+ */
+data class ScrollbackLine (
+    /**
+     * Absolute line number (from the start of the session).
+     */
+    var `index`: kotlin.ULong
+    , 
+    /**
+     * Its cells, left to right: as many as the screen had columns when it scrolled off
+     * (empty when `missing`).
+     */
+    var `cells`: List<Cell>
+    , 
+    /**
+     * Whether the line continues on the next one (wrapped, not ended by a newline).
+     */
+    var `wrapped`: kotlin.Boolean
+    , 
+    /**
+     * Captured scrollback only: lines may be missing just before this one (the screen changed
+     * in a way that is not a scroll, e.g. more than a screenful arrived between two frames).
+     */
+    var `gapBefore`: kotlin.Boolean
+    , 
+    /**
+     * Exact scrollback only: the server has this line but it has not been fetched yet (ask
+     * with `request_scrollback`); `cells` is empty.
+     */
+    var `missing`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScrollbackLine: FfiConverterRustBuffer<ScrollbackLine> {
+    override fun read(buf: ByteBuffer): ScrollbackLine {
+        return ScrollbackLine(
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceTypeCell.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScrollbackLine) = (
+            FfiConverterULong.allocationSize(value.`index`) +
+            FfiConverterSequenceTypeCell.allocationSize(value.`cells`) +
+            FfiConverterBoolean.allocationSize(value.`wrapped`) +
+            FfiConverterBoolean.allocationSize(value.`gapBefore`) +
+            FfiConverterBoolean.allocationSize(value.`missing`)
+    )
+
+    override fun write(value: ScrollbackLine, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`index`, buf)
+            FfiConverterSequenceTypeCell.write(value.`cells`, buf)
+            FfiConverterBoolean.write(value.`wrapped`, buf)
+            FfiConverterBoolean.write(value.`gapBefore`, buf)
+            FfiConverterBoolean.write(value.`missing`, buf)
+    }
+}
+
+
+
+/**
+ * The absolute numbers of the scrollback lines held: `first..end` (oldest first; empty when
+ * `first == end`). Numbers never change: a line keeps its number while it is held, and the
+ * oldest lines are dropped (`first` grows) beyond the session's limit.
+ */
+data class ScrollbackRange (
+    /**
+     * The oldest line held.
+     */
+    var `first`: kotlin.ULong
+    , 
+    /**
+     * One past the newest line held.
+     */
+    var `end`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScrollbackRange: FfiConverterRustBuffer<ScrollbackRange> {
+    override fun read(buf: ByteBuffer): ScrollbackRange {
+        return ScrollbackRange(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScrollbackRange) = (
+            FfiConverterULong.allocationSize(value.`first`) +
+            FfiConverterULong.allocationSize(value.`end`)
+    )
+
+    override fun write(value: ScrollbackRange, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`first`, buf)
+            FfiConverterULong.write(value.`end`, buf)
     }
 }
 
@@ -3995,6 +4351,30 @@ sealed class MoshKitException: kotlin.Exception() {
             get() = "reason=${ `reason` }"
     }
     
+    /**
+     * The server keeps no scrollback of its own (upstream `mosh-server`, or not known yet):
+     * only the lines captured from the screens received exist, and none can be requested.
+     */
+    class ScrollbackNotServed(
+        ) : MoshKitException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * A range of lines that is empty or reversed (`from` >= `to`).
+     */
+    class InvalidRange(
+        
+        /**
+         * The rejected range.
+         */
+        val `reason`: kotlin.String
+        ) : MoshKitException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
 
     
 
@@ -4037,6 +4417,10 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
                 FfiConverterString.read(buf),
                 )
             9 -> MoshKitException.Runtime(
+                FfiConverterString.read(buf),
+                )
+            10 -> MoshKitException.ScrollbackNotServed()
+            11 -> MoshKitException.InvalidRange(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4089,6 +4473,15 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
+            is MoshKitException.ScrollbackNotServed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is MoshKitException.InvalidRange -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
         }
     }
 
@@ -4135,6 +4528,15 @@ public object FfiConverterTypeMoshKitError : FfiConverterRustBuffer<MoshKitExcep
             }
             is MoshKitException.Runtime -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MoshKitException.ScrollbackNotServed -> {
+                buf.putInt(10)
+                Unit
+            }
+            is MoshKitException.InvalidRange -> {
+                buf.putInt(11)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -4535,6 +4937,56 @@ public object FfiConverterTypePredictionMode: FfiConverterRustBuffer<PredictionM
 
 
 
+/**
+ * Where the session's scrollback comes from.
+ */
+
+enum class ScrollbackMode {
+    
+    /**
+     * Captured from the screens received (any server, e.g. upstream `mosh-server`): best
+     * effort, since mosh may skip screens during fast output; such places are marked
+     * `gap_before`. Nothing can be requested.
+     */
+    CAPTURED,
+    /**
+     * A MoshKit server's own scrollback: every line, some possibly `missing` until fetched
+     * with `request_scrollback`.
+     */
+    EXACT,
+    /**
+     * Turned off (`scrollback_lines` 0).
+     */
+    OFF;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScrollbackMode: FfiConverterRustBuffer<ScrollbackMode> {
+    override fun read(buf: ByteBuffer) = try {
+        ScrollbackMode.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ScrollbackMode) = 4UL
+
+    override fun write(value: ScrollbackMode, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -4649,6 +5101,34 @@ public object FfiConverterSequenceTypeRow: FfiConverterRustBuffer<List<Row>> {
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRow.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeScrollbackLine: FfiConverterRustBuffer<List<ScrollbackLine>> {
+    override fun read(buf: ByteBuffer): List<ScrollbackLine> {
+        val len = buf.getInt()
+        return List<ScrollbackLine>(len) {
+            FfiConverterTypeScrollbackLine.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ScrollbackLine>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeScrollbackLine.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ScrollbackLine>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeScrollbackLine.write(it, buf)
         }
     }
 }

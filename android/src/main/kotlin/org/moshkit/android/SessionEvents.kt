@@ -27,6 +27,12 @@ sealed interface SessionEvent {
 
     /** A restored session is in step with the server again (input flows from now on). */
     data class Resumed(val serverHadNewerInput: Boolean) : SessionEvent
+
+    /** The scrollback now holds lines `first until end`: read them with [MoshSession.scrollbackLines]. */
+    data class ScrollbackChanged(val first: ULong, val end: ULong) : SessionEvent
+
+    /** A [MoshSession.requestScrollback] of `from until to` completed. */
+    data class ScrollbackFetched(val from: ULong, val to: ULong) : SessionEvent
 }
 
 /**
@@ -63,13 +69,22 @@ class SessionEvents : SessionListener {
     override fun onResumed(serverHadNewerInput: Boolean) {
         channel.trySend(SessionEvent.Resumed(serverHadNewerInput))
     }
+    override fun onScrollbackChanged(first: ULong, end: ULong) {
+        channel.trySend(SessionEvent.ScrollbackChanged(first, end))
+    }
+    override fun onScrollbackFetched(from: ULong, to: ULong) {
+        channel.trySend(SessionEvent.ScrollbackFetched(from, to))
+    }
     override fun onClosed(reason: CloseReason) {
         channel.trySend(SessionEvent.Closed(reason))
         channel.close()
     }
 
     companion object {
-        /** [MoshSession.connect] with a fresh [SessionEvents] as the listener. */
+        /**
+         * [MoshSession.connect] with a fresh [SessionEvents] as the listener (`scrollbackLines`:
+         * lines kept, 0 for none).
+         */
         fun connect(
             host: String,
             port: Int,
@@ -77,10 +92,13 @@ class SessionEvents : SessionListener {
             cols: Int,
             rows: Int,
             prediction: PredictionMode = PredictionMode.ADAPTIVE,
+            scrollbackLines: Int = 10_000,
         ): Pair<MoshSession, Flow<SessionEvent>> {
+            require(scrollbackLines >= 0) { "scrollbackLines $scrollbackLines" }
             val events = SessionEvents()
             val session = MoshSession.connect(
                 host, port.toUShort(), key, cols.toUShort(), rows.toUShort(), prediction, events,
+                scrollbackLines.toUInt(),
             )
             return session to events.flow
         }
