@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0
  *
  * A live MoshKit session from C: connect to a mosh-server, type a command, wait (bounded) for
- * its output through the screen-changed callback, print the screen, resize, close.
+ * its output through the screen-changed callback, print the screen, check the scrollback
+ * captured from slow output, resize, save and restore, close.
  *
  * usage: session HOST PORT KEY      (PORT and KEY from `MOSH CONNECT <port> <key>`)
  *        session                    (HOST, PORT, KEY from $MOSHKIT_TEST_HOST, _PORT, _KEY, as
@@ -42,6 +43,8 @@ typedef struct {
     int closed;
     MoshkitCloseReason close_reason;
     int resumed;                     /* restored sessions back in step */
+    int scrollback_changes;          /* on_scrollback_changed calls */
+    uint64_t scrollback_first, scrollback_end; /* as of the last one */
 } Events;
 
 static void on_screen_changed(void *ctx) {
@@ -67,6 +70,16 @@ static void on_resumed(void *ctx, bool server_had_newer_input) {
     Events *e = ctx;
     pthread_mutex_lock(&e->lock);
     e->resumed++;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void on_scrollback_changed(void *ctx, uint64_t first, uint64_t end) {
+    Events *e = ctx;
+    pthread_mutex_lock(&e->lock);
+    e->scrollback_changes++;
+    e->scrollback_first = first;
+    e->scrollback_end = end;
     pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
 }
@@ -162,6 +175,147 @@ static void print_screen(const char *title) {
     }
 }
 
+static void sleep_ms(long ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The number N of a line "lineN" (trailing blanks allowed), or 0. */
+static int output_line(const char *text) {
+    if (strncmp(text, "line", 4) != 0) return 0;
+    const char *p = text + 4;
+    int n = 0, digits = 0;
+    while (*p >= '0' && *p <= '9') { n = n * 10 + (*p++ - '0'); digits++; }
+    while (*p == ' ') p++;
+    return digits > 0 && *p == '\0' ? n : 0;
+}
+
+/* Whether the scrollback holds the output lines line1..lineK in order (K >= 30) and the screen
+ * the rest up to line60. On success `*line1` is the copy-relative index of "line1" in a new copy
+ * of the scrollback (`*copy`, to free), for the checks that follow. */
+static int slow_output_captured(MoshkitSession *s, MoshkitScrollbackLines **copy, size_t *line1) {
+    uint64_t first = 0, end = 0;
+    if (moshkit_session_scrollback_range(s, &first, &end) != MOSHKIT_STATUS_OK) return 0;
+    MoshkitScrollbackLines *lines = NULL;
+    if (moshkit_session_scrollback_lines(s, first, MOSHKIT_SCROLLBACK_LINES_MAX, &lines) !=
+        MOSHKIT_STATUS_OK)
+        return 0;
+    size_t count = 0;
+    CHECK(moshkit_scrollback_line_count(lines, &count) == MOSHKIT_STATUS_OK);
+    CHECK(count == end - first);
+    int next = 1, ok = 1;
+    for (size_t i = 0; i < count; i++) {
+        MoshkitScrollbackLineInfo info;
+        CHECK(moshkit_scrollback_line_info(lines, i, &info) == MOSHKIT_STATUS_OK);
+        CHECK(info.index == first + i && !info.missing && info.cell_count == 80);
+        char text[MAX_ROW_BYTES];
+        size_t len = 0;
+        CHECK(moshkit_scrollback_line_text(lines, i, text, sizeof text, &len) == MOSHKIT_STATUS_OK);
+        int n = output_line(text);
+        if (n == 0) continue;
+        if (n == 1) *line1 = i;
+        if (n != next) ok = 0;
+        next++;
+    }
+    int scrolled = next - 1;
+    /* The rest is on the screen. */
+    MoshkitScreen *snap = NULL;
+    CHECK(moshkit_session_snapshot(s, &snap) == MOSHKIT_STATUS_OK);
+    MoshkitScreenInfo info;
+    CHECK(moshkit_screen_info(snap, &info) == MOSHKIT_STATUS_OK);
+    for (size_t i = 0; i < info.changed_row_count; i++) {
+        char text[MAX_ROW_BYTES];
+        size_t len = 0;
+        CHECK(moshkit_screen_row_text(snap, i, text, sizeof text, &len) == MOSHKIT_STATUS_OK);
+        int n = output_line(text);
+        if (n == 0) continue;
+        if (n != next) ok = 0;
+        next++;
+    }
+    CHECK(moshkit_screen_free(snap) == MOSHKIT_STATUS_OK);
+    ok = ok && scrolled >= 30 && next == 61;
+    if (ok) {
+        *copy = lines;
+    } else {
+        CHECK(moshkit_scrollback_free(lines) == MOSHKIT_STATUS_OK);
+    }
+    return ok;
+}
+
+/* Slow output on the 80x24 screen: what scrolls off is captured, in order, announced by
+ * on_scrollback_changed; the upstream server serves no scrollback; misuse returns statuses. */
+static void check_scrollback(MoshkitSession *s, Events *e) {
+    MoshkitScrollbackMode mode = MOSHKIT_SCROLLBACK_MODE_OFF;
+    CHECK(moshkit_session_scrollback_mode(s, &mode) == MOSHKIT_STATUS_OK);
+    CHECK(mode == MOSHKIT_SCROLLBACK_MODE_CAPTURED);
+    const char *loop = "for i in $(seq 1 60); do echo line$i; sleep 0.05; done\r";
+    CHECK(moshkit_session_send_input(s, (const uint8_t *)loop, strlen(loop)) == MOSHKIT_STATUS_OK);
+    MoshkitScrollbackLines *copy = NULL;
+    size_t line1 = 0;
+    double deadline = now_s() + 20.0;
+    while (!slow_output_captured(s, &copy, &line1) && now_s() < deadline) sleep_ms(100);
+    CHECK(copy != NULL);
+    if (!copy) return;
+    uint64_t first = 0, end = 0;
+    CHECK(moshkit_session_scrollback_range(s, &first, &end) == MOSHKIT_STATUS_OK);
+    printf("scrollback: lines %llu..%llu captured\n", (unsigned long long)first,
+           (unsigned long long)end);
+    /* The callback reported the range (bounded wait: it may trail the check by a frame). */
+    deadline = now_s() + 5.0;
+    int reported = 0;
+    while (!reported && now_s() < deadline) {
+        pthread_mutex_lock(&e->lock);
+        reported = e->scrollback_changes > 0 && e->scrollback_first == first &&
+                   e->scrollback_end == end;
+        pthread_mutex_unlock(&e->lock);
+        if (!reported) sleep_ms(50);
+    }
+    CHECK(reported);
+
+    /* One line, cell by cell. */
+    char word[6] = {0};
+    for (uint16_t col = 0; col < 5; col++) {
+        MoshkitCell cell;
+        CHECK(moshkit_scrollback_cell(copy, line1, col, &cell) == MOSHKIT_STATUS_OK);
+        CHECK(cell.text != NULL && cell.width == 1 && strlen(cell.text) == 1);
+        word[col] = cell.text[0];
+    }
+    CHECK(strcmp(word, "line1") == 0);
+
+    /* Upstream mosh-server keeps no scrollback: nothing can be requested. */
+    CHECK(moshkit_session_request_scrollback(s, first, end) == MOSHKIT_STATUS_SCROLLBACK_NOT_SERVED);
+    CHECK(moshkit_session_request_scrollback(s, 5, 5) == MOSHKIT_STATUS_INVALID_RANGE);
+
+    /* Misuse. */
+    size_t count = 0, len = 0;
+    char small[4];
+    MoshkitCell cell;
+    MoshkitScrollbackLineInfo info;
+    MoshkitScrollbackLines *none = NULL;
+    CHECK(moshkit_scrollback_line_count(copy, &count) == MOSHKIT_STATUS_OK);
+    CHECK(moshkit_scrollback_line_text(copy, line1, small, sizeof small, &len) ==
+          MOSHKIT_STATUS_BUFFER_TOO_SMALL);
+    CHECK(len == 80 && strcmp(small, "lin") == 0); /* truncated like snprintf */
+    CHECK(moshkit_scrollback_line_text(copy, count, small, sizeof small, &len) ==
+          MOSHKIT_STATUS_INVALID_ARGUMENT);
+    CHECK(moshkit_scrollback_line_info(copy, count, &info) == MOSHKIT_STATUS_INVALID_ARGUMENT);
+    CHECK(moshkit_scrollback_cell(copy, line1, 80, &cell) == MOSHKIT_STATUS_INVALID_ARGUMENT);
+    CHECK(moshkit_scrollback_cell(copy, line1, 0, NULL) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(moshkit_scrollback_line_info(copy, 0, NULL) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(moshkit_scrollback_line_count(NULL, &count) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(moshkit_session_scrollback_range(NULL, &first, &end) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(moshkit_session_scrollback_range(s, NULL, &end) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(moshkit_session_scrollback_mode(s, NULL) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(moshkit_session_scrollback_lines(s, first, 10, NULL) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(moshkit_session_scrollback_lines(NULL, first, 10, &none) == MOSHKIT_STATUS_NULL_POINTER);
+    CHECK(none == NULL);
+    CHECK(moshkit_session_request_scrollback(NULL, 0, 1) == MOSHKIT_STATUS_NULL_POINTER);
+
+    CHECK(moshkit_scrollback_free(copy) == MOSHKIT_STATUS_OK);
+    CHECK(moshkit_scrollback_free(copy) == MOSHKIT_STATUS_INVALID_HANDLE); /* double free */
+    CHECK(moshkit_scrollback_line_count(copy, &count) == MOSHKIT_STATUS_INVALID_HANDLE);
+}
+
 static void type_line(MoshkitSession *s, const char *text) {
     CHECK(moshkit_session_send_input(s, (const uint8_t *)text, strlen(text)) == MOSHKIT_STATUS_OK);
     uint8_t enter[MOSHKIT_KEY_BYTES_MAX];
@@ -193,6 +347,11 @@ int main(int argc, char **argv) {
         .on_connection_state = on_connection_state,
         .on_closed = on_closed,
         .on_resumed = on_resumed,
+        .on_scrollback_changed = on_scrollback_changed,
+    };
+    MoshkitSessionOptions options = {
+        .struct_size = sizeof(MoshkitSessionOptions),
+        .scrollback_lines = MOSHKIT_DEFAULT_SCROLLBACK_LINES,
     };
 
     /* Errors first: nothing here touches the network. */
@@ -208,8 +367,15 @@ int main(int argc, char **argv) {
     CHECK(s == NULL);
     CHECK(moshkit_session_resize(NULL, 80, 24) == MOSHKIT_STATUS_NULL_POINTER);
 
-    CHECK(moshkit_session_connect(host, port, key, 80, 24, MOSHKIT_PREDICTION_MODE_ADAPTIVE, &cb,
-                                  &s) == MOSHKIT_STATUS_OK);
+    MoshkitSessionOptions too_small = {.struct_size = 1};
+    CHECK(moshkit_session_connect_with_options(host, port, key, 80, 24,
+                                               MOSHKIT_PREDICTION_MODE_ADAPTIVE, &cb, &too_small,
+                                               &s) == MOSHKIT_STATUS_INVALID_ARGUMENT);
+    CHECK(s == NULL);
+
+    CHECK(moshkit_session_connect_with_options(host, port, key, 80, 24,
+                                               MOSHKIT_PREDICTION_MODE_ADAPTIVE, &cb, &options,
+                                               &s) == MOSHKIT_STATUS_OK);
     if (!s) return 1;
 
     CHECK(wait_for_any(s, &events, "$", "#", 10.0)); /* the shell's prompt */
@@ -221,6 +387,8 @@ int main(int argc, char **argv) {
     type_line(s, "echo mk-$((40+2))");
     CHECK(wait_for(s, &events, "mk-42", 10.0));
     print_screen("after echo");
+
+    check_scrollback(s, &events);
 
     CHECK(moshkit_session_resize(s, 100, 30) == MOSHKIT_STATUS_OK);
     type_line(s, "stty size");
