@@ -109,6 +109,15 @@ impl FrameDiffer {
     pub fn invalidate(&mut self) {
         self.last = None;
     }
+    /// The receiver's rows were all erased to blanks in the default rendition (`CSI 2 K` on
+    /// each, not `CSI 2 J`, which some terminals copy into their scrollback), its cursor sent
+    /// home and its rendition reset (`CSI H`, `CSI 0 m`); its modes are as last sent. The next
+    /// frame draws only what is not blank.
+    pub fn rows_erased(&mut self) {
+        if let Some(last) = self.last.as_mut() {
+            last.erase_for_repaint();
+        }
+    }
 }
 
 struct Writer<'a> {

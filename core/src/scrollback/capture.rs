@@ -42,7 +42,7 @@ pub(crate) fn detect_scroll(old: &Framebuffer, new: &Framebuffer) -> TopChange {
     let h = old.height();
     let old_rows: Vec<&Row> = old.rows().collect();
     let new_rows: Vec<&Row> = new.rows().collect();
-    if rows_equal(old, old_rows[0], new, new_rows[0]) || row_is_blank(old_rows[0]) {
+    if rows_equal(old, old_rows[0], new, new_rows[0]) {
         return TopChange::None;
     }
     if !row_is_blank(new_rows[0]) {
@@ -59,11 +59,13 @@ pub(crate) fn detect_scroll(old: &Framebuffer, new: &Framebuffer) -> TopChange {
             }
         }
     }
-    // The old top row moved down (reverse index, inserted lines): nothing left the screen.
-    if new_rows
-        .iter()
-        .skip(1)
-        .any(|r| rows_equal(old, old_rows[0], new, r))
+    // A blank top row that is gone tells nothing (a program drew over it); the old top row
+    // moved down (reverse index, inserted lines): nothing left the screen.
+    if row_is_blank(old_rows[0])
+        || new_rows
+            .iter()
+            .skip(1)
+            .any(|r| rows_equal(old, old_rows[0], new, r))
     {
         return TopChange::None;
     }
@@ -111,6 +113,15 @@ mod tests {
     fn other_changes_are_not_scrolls() {
         assert_eq!(screens(b"a\r\nb", b"\r\nc"), TopChange::None);
         assert_eq!(screens(b"", b"hello"), TopChange::None);
+        // Blank lines scroll off like any other.
+        assert_eq!(
+            screens(b"\r\nb\r\nc\r\nd", b"\r\ne"),
+            TopChange::Scrolled(1)
+        );
+        assert_eq!(
+            screens(b"\r\n\r\nc\r\nd", b"\r\ne\r\nf"),
+            TopChange::Scrolled(2)
+        );
         assert_eq!(screens(b"a\r\nb\r\nc\r\nd", b"\x1bM"), TopChange::None);
         assert_eq!(
             screens(b"a\r\nb\r\nc\r\nd", b"\x1b[H\x1bM"),

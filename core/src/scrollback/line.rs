@@ -6,7 +6,7 @@
 //! column line of plain text costs about 140 bytes (see `docs/benchmarks.md`).
 
 use crate::session::ScreenCell;
-use crate::terminal::{Attrs, Color, Framebuffer, MAX_WIDTH, Rendition, Row, char_width};
+use crate::terminal::{Attrs, CellText, Color, Framebuffer, MAX_WIDTH, Rendition, Row, char_width};
 use crate::wire::{ScrollbackWireLine, ScrollbackWireRun};
 
 /// Bit of [`StoredLine::flags`]: the line continues on the next one.
@@ -14,7 +14,7 @@ const WRAPPED: u8 = 1;
 /// Longest text accepted from the wire for one cell (a base and its combining marks).
 const MAX_CELL_BYTES: usize = 64;
 
-/// A change of rendition at a column (16 bytes).
+/// A change of rendition at a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Run {
     col: u16,
@@ -23,7 +23,18 @@ struct Run {
     attrs: u8,
 }
 
+/// Bytes of one run in [`StoredLine::data`].
+const RUN_BYTES: usize = 11;
+
 impl Run {
+    fn of(col: usize, r: Rendition) -> Run {
+        Run {
+            col: u16::try_from(col).unwrap_or(u16::MAX),
+            fg: r.fg.pack(),
+            bg: r.bg.pack(),
+            attrs: r.attrs.bits(),
+        }
+    }
     fn rendition(&self) -> Rendition {
         Rendition {
             fg: Color::unpack(self.fg),
@@ -31,17 +42,34 @@ impl Run {
             attrs: Attrs::from_bits(self.attrs),
         }
     }
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.col.to_le_bytes());
+        out.extend_from_slice(&self.fg.to_le_bytes());
+        out.extend_from_slice(&self.bg.to_le_bytes());
+        out.push(self.attrs);
+    }
+    fn read(b: &[u8]) -> Run {
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Run {
+            col: u16::from_le_bytes([b[0], b[1]]),
+            fg: u32_at(2),
+            bg: u32_at(6),
+            attrs: b[10],
+        }
+    }
 }
 
-/// A line that scrolled off the top of a screen.
+/// A line that scrolled off the top of a screen: one allocation holding the rendition runs,
+/// the cell layout (only when needed) and the text; 24 bytes besides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredLine {
-    text: Box<str>,
-    /// Per stored cell: `byte length << 1 | wide`. `None` when every cell is one printable
-    /// character followed by zero-width ones, with the width `char_width` gives it.
-    layout: Option<Box<[u16]>>,
-    /// Rendition changes, the first at column 0; empty when the whole line is the default.
-    runs: Box<[Run]>,
+    /// `runs` × 11 bytes (column, fg, bg, attributes; the first at column 0; none when the
+    /// whole line is the default rendition), then `layout` × u16 (per stored cell: byte length
+    /// << 1 | wide; none when every cell is one character of non-zero width followed by
+    /// zero-width ones, with the width `char_width` gives it), then the UTF-8 text.
+    data: Box<[u8]>,
+    runs: u16,
+    layout: u16,
     /// Columns of the screen the line came from.
     cols: u16,
     flags: u8,
@@ -61,9 +89,12 @@ pub enum LineError {
     BadRuns,
 }
 
-fn is_trailing_blank(row: &Row, i: usize) -> bool {
-    let cells = row.cells();
+fn is_trailing_blank(cells: &[crate::terminal::Cell], i: usize) -> bool {
     let cell = &cells[i];
+    // The common case first: a never-written cell (one 16-byte comparison).
+    if cell.is_default_blank() {
+        return true;
+    }
     if cell.is_wide() || (i > 0 && cells[i - 1].is_wide()) || cell.hyperlink_id() != 0 {
         return false;
     }
@@ -103,67 +134,115 @@ fn simple_spans(text: &str) -> Vec<(usize, usize, bool)> {
     out
 }
 
+/// Whether a cell's text is split back into the same cell by [`simple_spans`].
+fn splits_simply(text: &str, wide: bool) -> bool {
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    match char_width(first) {
+        Some(0) => false,
+        w => (w == Some(2)) == wide && chars.all(|c| char_width(c) == Some(0)),
+    }
+}
+
+fn assemble(runs: &[Run], layout: &[u16], text: &str, cols: u16, flags: u8) -> StoredLine {
+    let mut data = Vec::with_capacity(runs.len() * RUN_BYTES + layout.len() * 2 + text.len());
+    for r in runs {
+        r.write(&mut data);
+    }
+    for l in layout {
+        data.extend_from_slice(&l.to_le_bytes());
+    }
+    data.extend_from_slice(text.as_bytes());
+    StoredLine {
+        data: data.into_boxed_slice(),
+        runs: u16::try_from(runs.len()).unwrap_or(u16::MAX),
+        layout: u16::try_from(layout.len()).unwrap_or(u16::MAX),
+        cols,
+        flags,
+    }
+}
+
 impl StoredLine {
-    /// The line `row` of `fb`.
+    /// The line `row` of `fb` (one allocation; this runs for every line a host scrolls).
     pub(crate) fn from_row(fb: &Framebuffer, row: &Row) -> StoredLine {
         let cells = row.cells();
         let mut n = cells.len();
-        while n > 0 && is_trailing_blank(row, n - 1) {
+        while n > 0 && is_trailing_blank(cells, n - 1) {
             n -= 1;
         }
-        let mut text = String::with_capacity(n);
-        let mut cell_lens: Vec<(usize, bool)> = Vec::with_capacity(n);
+        let cells_kept = &cells[..n];
+        // First pass: renditions, whether a layout is needed, the text's length.
         let mut runs: Vec<Run> = Vec::new();
+        let mut current = Rendition::default();
+        let mut simple = true;
+        let mut text_len = 0;
         let mut right_half = false;
-        for (col, cell) in cells[..n].iter().enumerate() {
+        for (col, cell) in cells_kept.iter().enumerate() {
             let r = cell.rendition();
-            if runs.last().is_none_or(|last| last.rendition() != r)
-                && !(runs.is_empty() && r == Rendition::default())
-            {
-                runs.push(Run {
-                    col: u16::try_from(col).unwrap_or(u16::MAX),
-                    fg: r.fg.pack(),
-                    bg: r.bg.pack(),
-                    attrs: r.attrs.bits(),
-                });
+            if r != current {
+                if runs.is_empty() && col > 0 {
+                    runs.push(Run::of(0, Rendition::default()));
+                }
+                runs.push(Run::of(col, r));
+                current = r;
             }
             if right_half {
                 right_half = false;
-                cell_lens.push((0, false));
                 continue;
             }
-            let before = text.len();
-            let t = fb.cell_text(cell);
-            let mut buf = Vec::new();
-            t.write_utf8(&mut buf);
-            text.push_str(std::str::from_utf8(&buf).unwrap_or(" "));
-            cell_lens.push((text.len() - before, cell.is_wide()));
             right_half = cell.is_wide();
+            match fb.cell_text(cell) {
+                CellText::Empty => text_len += 1,
+                CellText::Char(c) => {
+                    simple &= char_width(c).is_some_and(|w| w > 0 && (w == 2) == cell.is_wide());
+                    text_len += c.len_utf8();
+                }
+                CellText::Str(s) => {
+                    simple &= splits_simply(s, cell.is_wide());
+                    text_len += s.len();
+                }
+            }
         }
-        // A run list that only ever says "default" is no run list.
-        if runs.len() == 1 && runs[0].col == 0 && runs[0].rendition() == Rendition::default() {
-            runs.clear();
+        let layout_len = if simple { 0 } else { n };
+        let mut data = Vec::with_capacity(runs.len() * RUN_BYTES + layout_len * 2 + text_len);
+        for r in &runs {
+            r.write(&mut data);
         }
-        let simple = simple_spans(&text)
-            .into_iter()
-            .map(|(s, e, w)| (e - s, w))
-            .eq(cell_lens.iter().copied());
-        let layout = if simple {
-            None
-        } else {
-            Some(
-                cell_lens
-                    .iter()
-                    .map(|&(len, wide)| {
-                        (u16::try_from(len).unwrap_or(u16::MAX >> 1) << 1) | u16::from(wide)
-                    })
-                    .collect(),
-            )
-        };
+        // Second pass: the layout (rare) and the text.
+        for pass_layout in [true, false] {
+            if pass_layout && simple {
+                continue;
+            }
+            let mut right_half = false;
+            for cell in cells_kept {
+                if right_half {
+                    right_half = false;
+                    if pass_layout {
+                        data.extend_from_slice(&0u16.to_le_bytes());
+                    }
+                    continue;
+                }
+                right_half = cell.is_wide();
+                let mut buf = [0u8; 4];
+                let bytes: &[u8] = match fb.cell_text(cell) {
+                    CellText::Empty => b" ",
+                    CellText::Char(c) => c.encode_utf8(&mut buf).as_bytes(),
+                    CellText::Str(s) => s.as_bytes(),
+                };
+                if pass_layout {
+                    let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX >> 1);
+                    data.extend_from_slice(&((len << 1) | u16::from(right_half)).to_le_bytes());
+                } else {
+                    data.extend_from_slice(bytes);
+                }
+            }
+        }
         StoredLine {
-            text: text.into_boxed_str(),
-            layout,
-            runs: runs.into_boxed_slice(),
+            data: data.into_boxed_slice(),
+            runs: u16::try_from(runs.len()).unwrap_or(u16::MAX),
+            layout: u16::try_from(layout_len).unwrap_or(u16::MAX),
             cols: u16::try_from(cells.len()).unwrap_or(u16::MAX),
             flags: if row.wrapped() { WRAPPED } else { 0 },
         }
@@ -171,13 +250,7 @@ impl StoredLine {
 
     /// A line of no cells (stands for one the peer sent malformed).
     pub(crate) fn blank() -> StoredLine {
-        StoredLine {
-            text: Box::from(""),
-            layout: None,
-            runs: Box::new([]),
-            cols: 0,
-            flags: 0,
-        }
+        assemble(&[], &[], "", 0, 0)
     }
 
     /// Whether the line continues on the next one.
@@ -192,30 +265,49 @@ impl StoredLine {
 
     /// Heap bytes held (for the memory figure).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.text.len()
-            + self.layout.as_ref().map_or(0, |l| l.len() * 2)
-            + self.runs.len() * std::mem::size_of::<Run>()
+        self.data.len()
     }
 
-    /// (byte range in `text`, wide) of each stored cell.
+    fn runs(&self) -> impl Iterator<Item = Run> + '_ {
+        self.data[..usize::from(self.runs) * RUN_BYTES]
+            .chunks_exact(RUN_BYTES)
+            .map(Run::read)
+    }
+
+    fn layout(&self) -> impl Iterator<Item = u16> + '_ {
+        let start = usize::from(self.runs) * RUN_BYTES;
+        self.data[start..start + usize::from(self.layout) * 2]
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn text(&self) -> &str {
+        let start = usize::from(self.runs) * RUN_BYTES + usize::from(self.layout) * 2;
+        // Built from a `str` (or checked when it came from the wire).
+        std::str::from_utf8(&self.data[start..]).unwrap_or_default()
+    }
+
+    /// (byte range in the text, wide) of each stored cell.
     fn cell_spans(&self) -> Vec<(usize, usize, bool)> {
-        if let Some(layout) = &self.layout {
-            let mut out = Vec::with_capacity(layout.len());
-            let mut at = 0;
-            for &l in layout.iter() {
-                let len = usize::from(l >> 1);
-                out.push((at, at + len, l & 1 != 0));
-                at += len;
-            }
-            return out;
+        if self.layout == 0 {
+            return simple_spans(self.text());
         }
-        simple_spans(&self.text)
+        let mut out = Vec::with_capacity(usize::from(self.layout));
+        let mut at = 0;
+        for l in self.layout() {
+            let len = usize::from(l >> 1);
+            out.push((at, at + len, l & 1 != 0));
+            at += len;
+        }
+        out
     }
 
     /// The line as screen cells (exactly [`StoredLine::cols`] of them), in the model of
     /// [`ScreenCell`]: the right half of a wide character has width 0 and no text.
     pub(crate) fn cells(&self) -> Vec<ScreenCell> {
         let cols = self.cols();
+        let text = self.text();
+        let runs: Vec<Run> = self.runs().collect();
         let mut out = Vec::with_capacity(cols);
         let mut run = 0;
         let mut rend = Rendition::default();
@@ -224,17 +316,17 @@ impl StoredLine {
             if col >= cols {
                 break;
             }
-            while let Some(r) = self.runs.get(run) {
+            while let Some(r) = runs.get(run) {
                 if usize::from(r.col) > col {
                     break;
                 }
                 rend = r.rendition();
                 run += 1;
             }
-            let (text, width) = if right_half {
+            let (t, width) = if right_half {
                 (String::new(), 0)
             } else {
-                let t = self.text.get(start..end).unwrap_or(" ");
+                let t = text.get(start..end).unwrap_or(" ");
                 (
                     if t.is_empty() { " " } else { t }.to_owned(),
                     if wide { 2 } else { 1 },
@@ -242,7 +334,7 @@ impl StoredLine {
             };
             right_half = wide && !right_half;
             out.push(ScreenCell {
-                text,
+                text: t,
                 width,
                 fg: rend.fg,
                 bg: rend.bg,
@@ -267,15 +359,10 @@ impl StoredLine {
     /// The wire form.
     pub(crate) fn to_wire(&self) -> ScrollbackWireLine {
         ScrollbackWireLine {
-            text: Some(self.text.to_string()),
-            layout: self
-                .layout
-                .as_ref()
-                .map(|l| l.iter().map(|&v| u32::from(v)).collect())
-                .unwrap_or_default(),
+            text: Some(self.text().to_owned()),
+            layout: self.layout().map(u32::from).collect(),
             runs: self
-                .runs
-                .iter()
+                .runs()
                 .map(|r| ScrollbackWireRun {
                     col: Some(u32::from(r.col)),
                     fg: Some(r.fg),
@@ -294,37 +381,38 @@ impl StoredLine {
         if cols as usize > MAX_WIDTH {
             return Err(LineError::TooWide(cols));
         }
-        let text = w.text.clone().unwrap_or_default();
+        let text = w.text.as_deref().unwrap_or_default();
         if text.len() > MAX_CELL_BYTES * cols as usize {
             return Err(LineError::BadLayout);
         }
-        let layout = if w.layout.is_empty() {
+        let mut layout = Vec::with_capacity(w.layout.len());
+        if w.layout.is_empty() {
             if text.chars().count() > cols as usize {
                 return Err(LineError::BadLayout);
             }
-            None
         } else {
             if w.layout.len() > cols as usize {
                 return Err(LineError::BadLayout);
             }
             let mut at = 0usize;
-            let mut out = Vec::with_capacity(w.layout.len());
             for &v in &w.layout {
                 let len = (v >> 1) as usize;
                 if v > u32::from(u16::MAX) || len > MAX_CELL_BYTES {
                     return Err(LineError::BadLayout);
                 }
                 at += len;
-                if !text.is_char_boundary(at.min(text.len())) || at > text.len() {
+                if at > text.len() || !text.is_char_boundary(at) {
                     return Err(LineError::BadLayout);
                 }
-                out.push(v as u16);
+                layout.push(v as u16);
             }
             if at != text.len() {
                 return Err(LineError::BadLayout);
             }
-            Some(out.into_boxed_slice())
-        };
+        }
+        if w.runs.len() > cols.max(1) as usize {
+            return Err(LineError::BadRuns);
+        }
         let mut runs = Vec::with_capacity(w.runs.len());
         let mut last: Option<u32> = None;
         for r in &w.runs {
@@ -341,17 +429,12 @@ impl StoredLine {
                 attrs: u8::try_from(attrs).map_err(|_| LineError::BadRuns)?,
             });
         }
-        Ok(StoredLine {
-            text: text.into_boxed_str(),
-            layout,
-            runs: runs.into_boxed_slice(),
-            cols: cols as u16,
-            flags: if w.wrapped.unwrap_or(false) {
-                WRAPPED
-            } else {
-                0
-            },
-        })
+        let flags = if w.wrapped.unwrap_or(false) {
+            WRAPPED
+        } else {
+            0
+        };
+        Ok(assemble(&runs, &layout, text, cols as u16, flags))
     }
 }
 
@@ -381,7 +464,7 @@ mod tests {
         t.feed(&[b'x'; 81]);
         let fb = t.framebuffer();
         let line = StoredLine::from_row(fb, fb.row(0).unwrap());
-        assert!(line.layout.is_none() && line.runs.is_empty());
+        assert!(line.layout == 0 && line.runs == 0);
         assert_eq!(line.heap_bytes(), 80);
         assert!(line.wrapped());
         let blank = StoredLine::from_row(fb, fb.row(2).unwrap());

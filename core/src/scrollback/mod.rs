@@ -61,6 +61,8 @@ pub struct Scrollback {
     heap: usize,
     /// The next pushed line gets `gap_before`.
     gap_pending: bool,
+    /// How many times every line was dropped at once (ED 3, or a new numbering).
+    clears: u64,
 }
 
 impl Scrollback {
@@ -73,7 +75,15 @@ impl Scrollback {
             limit: limit.min(MAX_SCROLLBACK_LINES),
             heap: 0,
             gap_pending: false,
+            clears: 0,
         }
+    }
+
+    /// How many times the scrollback was emptied at once (the application erased it with ED 3,
+    /// or the client switched to the server's numbering); a terminal showing these lines
+    /// should drop what it shows when this changes.
+    pub fn clear_count(&self) -> u64 {
+        self.clears
     }
 
     /// The line limit.
@@ -159,6 +169,16 @@ impl Scrollback {
         matches!(self.slot(index), Some(Slot::Missing))
     }
 
+    /// Room for one more slot, never beyond the limit (plain doubling would reach 16 384
+    /// slots for a 10 000 line limit).
+    fn grow(&mut self) {
+        let (len, cap) = (self.slots.len(), self.slots.capacity());
+        if len == cap {
+            let want = (cap * 2).max(16).min(self.limit.max(1));
+            self.slots.reserve_exact(want.saturating_sub(len).max(1));
+        }
+    }
+
     fn evict(&mut self) {
         while self.slots.len() > self.limit {
             if let Some(Slot::Line { line, .. }) = self.slots.pop_front() {
@@ -176,6 +196,7 @@ impl Scrollback {
         }
         self.heap += line.heap_bytes();
         let gap_before = std::mem::take(&mut self.gap_pending);
+        self.grow();
         self.slots.push_back(Slot::Line { line, gap_before });
         self.evict();
     }
@@ -191,9 +212,14 @@ impl Scrollback {
     pub(crate) fn extend_missing(&mut self, end: u64) {
         let n = end.saturating_sub(self.end());
         if n >= self.limit as u64 {
-            self.clear_to(end.saturating_sub(self.limit as u64));
+            // Every slot held would be evicted: start at the newest `limit` (not a clear).
+            let first = end.saturating_sub(self.limit as u64);
+            self.slots.clear();
+            self.heap = 0;
+            self.first = first.max(self.first);
         }
         while self.end() < end {
+            self.grow();
             self.slots.push_back(Slot::Missing);
             self.evict();
         }
@@ -225,6 +251,7 @@ impl Scrollback {
 
     /// Drops every line; numbering goes on from `end`.
     pub(crate) fn clear_to(&mut self, end: u64) {
+        self.clears += 1;
         self.slots.clear();
         self.heap = 0;
         self.first = end.max(self.end());
@@ -247,6 +274,7 @@ impl Scrollback {
                 self.push(line);
             }
             None => {
+                self.grow();
                 self.slots.push_back(Slot::Missing);
                 self.evict();
             }
@@ -255,6 +283,7 @@ impl Scrollback {
 
     /// Drops every line; the next pushed line is number `first`.
     pub(crate) fn reset(&mut self, first: u64) {
+        self.clears += 1;
         self.slots.clear();
         self.heap = 0;
         self.first = first;

@@ -13,7 +13,7 @@ use crate::terminal::TerminalError;
 use crate::transport::RandomSource;
 
 use super::HostState;
-use super::host_state::{REPLY_MAX_BYTES, REPLY_MAX_LINES, Reply};
+use super::host_state::{PUSH_MAX_LINES, REPLY_MAX_BYTES, REPLY_MAX_LINES, Reply};
 
 /// Keystrokes count as echoed this long after they reached the host (`ECHO_TIMEOUT`, §7.3).
 pub const ECHO_TIMEOUT: Duration = Duration::from_millis(50);
@@ -60,7 +60,13 @@ pub struct HostSession {
     scrollback: Scrollback,
     /// How many times the application erased its scrollback (ED 3).
     scrollback_epoch: u64,
+    /// When the state's scrollback header last caught up with the ring.
+    header_synced: Instant,
 }
+
+/// During fast output the client learns how many lines exist at most this often (each update
+/// costs bytes, and no line is pushed then anyway).
+pub(crate) const SCROLLBACK_HEADER_INTERVAL: Duration = Duration::from_millis(250);
 
 impl HostSession {
     /// A host session whose terminal is `cols` × `rows` (the application's initial pty size).
@@ -96,6 +102,7 @@ impl HostSession {
             last_client_state: now,
             scrollback: Scrollback::new(DEFAULT_SCROLLBACK_LINES),
             scrollback_epoch: 0,
+            header_synced: now,
         })
     }
 
@@ -111,8 +118,11 @@ impl HostSession {
         }
         self.scrollback = ring;
         let (ring, epoch) = (&self.scrollback, self.scrollback_epoch);
-        self.conn
-            .modify_local(now, |s| s.scrollback.follow(ring, epoch));
+        self.conn.modify_local(now, |s| {
+            // With no lines kept, nothing is captured at all.
+            s.terminal_mut().set_scrollback_capture(lines > 0);
+            s.scrollback.follow(ring, epoch);
+        });
     }
 
     /// The lines that scrolled off the application's terminal.
@@ -160,26 +170,59 @@ impl HostSession {
     /// The application wrote `bytes` to its terminal.
     pub fn host_output(&mut self, now: Instant, bytes: &[u8]) {
         let mut replies = Vec::new();
-        let (ring, epoch) = (&mut self.scrollback, &mut self.scrollback_epoch);
+        let mut captured = Default::default();
         self.conn.modify_local(now, |s| {
             let t = s.terminal_mut();
             t.feed(bytes);
             replies = t.take_replies();
-            let captured = t.take_scrolled_off();
-            if captured.cleared {
-                ring.clear();
-                *epoch += 1;
-            }
-            if captured.cleared || !captured.lines.is_empty() || captured.dropped > 0 {
-                ring.extend_missing(ring.end() + captured.dropped);
-                for line in captured.lines {
-                    ring.push(line);
-                }
-                s.scrollback.follow(ring, *epoch);
-            }
+            captured = t.take_scrolled_off();
         });
+        let captured: crate::terminal::ScrollCapture = captured;
+        if captured.cleared {
+            self.scrollback.clear();
+            self.scrollback_epoch += 1;
+        }
+        let end = self.scrollback.end() + captured.dropped;
+        self.scrollback.extend_missing(end);
+        for line in captured.lines {
+            self.scrollback.push(line);
+        }
+        self.sync_scrollback(now, captured.cleared);
         self.queue_pty_input(&replies);
         self.update_echo_ack(now);
+    }
+
+    /// Brings the state's scrollback header up to the ring: at once when few lines are new
+    /// (they are pushed with the next diff) or the scrollback was erased (`urgent`), else at
+    /// most every [`SCROLLBACK_HEADER_INTERVAL`], so fast output costs no extra bytes.
+    fn sync_scrollback(&mut self, now: Instant, urgent: bool) {
+        let state = &self.conn.local_state().scrollback;
+        if !state.enabled {
+            return;
+        }
+        let behind = self.scrollback.end().saturating_sub(state.end);
+        let changed = behind > 0
+            || state.epoch != self.scrollback_epoch
+            || state.first != self.scrollback.range().start;
+        if !changed {
+            return;
+        }
+        if urgent
+            || behind <= PUSH_MAX_LINES as u64
+            || now >= self.header_synced + SCROLLBACK_HEADER_INTERVAL
+        {
+            let (ring, epoch) = (&self.scrollback, self.scrollback_epoch);
+            self.conn
+                .modify_local(now, |s| s.scrollback.follow(ring, epoch));
+            self.header_synced = now;
+        }
+    }
+
+    /// When a lagging scrollback header must catch up.
+    fn scrollback_deadline(&self) -> Option<Instant> {
+        let state = &self.conn.local_state().scrollback;
+        (state.enabled && state.end != self.scrollback.end())
+            .then_some(self.header_synced + SCROLLBACK_HEADER_INTERVAL)
     }
 
     fn queue_pty_input(&mut self, bytes: &[u8]) {
@@ -195,6 +238,7 @@ impl HostSession {
 
     /// A deadline from [`HostSession::poll_timeout`] was reached.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.sync_scrollback(now, false);
         self.update_echo_ack(now);
         self.conn.handle_timeout(now);
         self.pump_events(now);
@@ -236,10 +280,10 @@ impl HostSession {
         let conn = self.conn.poll_timeout(now);
         // The second entry's echo window closes next (the first is the current echo ack).
         let echo = self.input_history.get(1).map(|&(_, t)| t + ECHO_TIMEOUT);
-        match (conn, echo) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [conn, echo, self.scrollback_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn pump_events(&mut self, now: Instant) {

@@ -241,6 +241,18 @@ impl Cell {
         self.fg == other.fg && self.bg == other.bg && self.attrs == other.attrs
     }
 
+    /// Whether this is a never-written cell in the default rendition (branch-free: the
+    /// scrollback trims trailing ones from every line that scrolls off).
+    #[inline]
+    pub(crate) fn is_default_blank(&self) -> bool {
+        (self.content
+            | self.fg
+            | self.bg
+            | u32::from(self.link)
+            | u32::from(self.attrs)
+            | u32::from(self.flags))
+            == 0
+    }
     /// Whether the cell has no contents (never written, or erased).
     pub fn is_empty(&self) -> bool {
         self.content == EMPTY

@@ -22,6 +22,7 @@ mod width;
 mod width_table;
 
 pub use cell::{Attrs, Cell, CellText, Color, Rendition, Row};
+pub(crate) use framebuffer::ScrollCapture;
 pub use framebuffer::{Framebuffer, Modes, MouseEncoding, MouseMode, Point};
 pub use input::UserInput;
 pub use width::char_width;

@@ -74,6 +74,15 @@ impl Framebuffer {
         }
     }
 
+    /// Every row blank in the default rendition, cursor home, rendition reset (what a frame
+    /// differ assumes after its receiver's rows were erased).
+    pub(crate) fn erase_for_repaint(&mut self) {
+        self.rend = Rendition::default();
+        self.erase_rows(0, self.height);
+        self.cursor = Point::default();
+        self.pending_wrap = false;
+    }
+
     /// EL.
     pub(crate) fn erase_line(&mut self, mode: u16) {
         let Point { row, col } = self.cursor;
