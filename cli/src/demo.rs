@@ -174,6 +174,7 @@ fn run_demo_inner(args: DemoArgs) -> Result<u8, String> {
         escape: EscapeConfig::from_env(None),
         no_term_init: false,
         title_noprefix: false,
+        scrollback_lines: moshkit_core::scrollback::DEFAULT_SCROLLBACK_LINES,
     };
     let code = crate::client::run_terminal_client(relay.addr(), prefs);
     relay.stop();

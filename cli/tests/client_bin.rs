@@ -116,6 +116,9 @@ fn terminal_is_initialised_and_restored_on_a_pty() {
             ("TERM".into(), "xterm".into()),
             ("LANG".into(), "C.UTF-8".into()),
             ("MOSH_KEY".into(), KEY.into()),
+            // Upstream's control strings (the alternate screen): with scrollback written into
+            // the terminal's own (the default), smcup/rmcup are left out.
+            ("MOSHKIT_SCROLLBACK_LINES".into(), "0".into()),
         ],
         cwd: None,
         banner: Vec::new(),

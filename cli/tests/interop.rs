@@ -12,97 +12,17 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use moshkit_cli::relay::{Impairment, RelayHandle, spawn_relay};
 
 mod common;
+use common::server::{Impl, Server, scratch_dir};
 use common::tmux::{Tmux, require};
 
-const MOSHKIT_SERVER: &str = env!("CARGO_BIN_EXE_moshkit-server");
 const MOSHKIT_CLIENT: &str = env!("CARGO_BIN_EXE_moshkit-client");
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Impl {
-    MoshKit,
-    Upstream,
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("moshkit-interop-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
-}
-
-/// A running mosh server daemon (killed on drop if still alive).
-struct Server {
-    port: u16,
-    key: String,
-    pid: i32,
-}
-
-impl Server {
-    fn start(which: Impl, home: &std::path::Path) -> Server {
-        let program = match which {
-            Impl::MoshKit => MOSHKIT_SERVER,
-            Impl::Upstream => "mosh-server",
-        };
-        let out = Command::new(program)
-            .args(["new", "-i", "127.0.0.1", "--", "/bin/sh"])
-            .env("LANG", "C.UTF-8")
-            .env("PS1", "$ ")
-            .env("HOME", home)
-            .env("SHELL", "/bin/sh")
-            .env_remove("LC_ALL")
-            .stdin(Stdio::null())
-            .output()
-            .expect("start server");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let line = stdout
-            .lines()
-            .find(|l| l.starts_with("MOSH CONNECT "))
-            .unwrap_or_else(|| panic!("no MOSH CONNECT from {program}: {stdout:?} {stderr:?}"));
-        let w: Vec<&str> = line.split_whitespace().collect();
-        let pid = stderr
-            .lines()
-            .find_map(|l| l.split("detached, pid = ").nth(1))
-            .and_then(|p| p.trim_end_matches(']').parse().ok())
-            .unwrap_or_else(|| panic!("no pid: {stderr:?}"));
-        Server {
-            port: w[2].parse().expect("port"),
-            key: w[3].to_string(),
-            pid,
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn alive(&self) -> bool {
-        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-            Ok(stat) => !stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-            Err(_) => false,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.alive() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.pid),
-                nix::sys::signal::SIGKILL,
-            );
-        }
-    }
-}
 
 /// The pane command running a client against `addr`, then reporting how it ended.
 fn client_command(which: Impl, addr: SocketAddr, key: &str) -> String {

@@ -76,6 +76,9 @@ pub enum ClientArgsError {
     /// `MOSH_KEY` malformed.
     #[error("Crypto exception: {0}")]
     BadKey(#[from] KeyError),
+    /// `MOSHKIT_SCROLLBACK_LINES` is not a number.
+    #[error("{PROG}: MOSHKIT_SCROLLBACK_LINES must be a number of lines, not {0:?}")]
+    BadScrollback(String),
     /// Unknown prediction mode.
     #[error(
         "{PROG}: Unknown prediction mode {0:?} (expected adaptive, always, never or experimental)"
@@ -171,6 +174,18 @@ pub struct ClientPrefs {
     pub no_term_init: bool,
     /// `MOSH_TITLE_NOPREFIX` set: no `[mosh] ` title prefix.
     pub title_noprefix: bool,
+    /// `MOSHKIT_SCROLLBACK_LINES` (MoshKit addition; default 10 000): lines of scrollback kept
+    /// and written into the user's terminal's own scrollback. 0 turns it off, and the client
+    /// then uses the terminal's alternate screen as upstream does.
+    pub scrollback_lines: usize,
+}
+
+impl ClientPrefs {
+    /// Whether the terminal's alternate screen is used (smcup/rmcup): not when lines are
+    /// written into the terminal's scrollback (that only exists on the main screen).
+    pub fn uses_alternate_screen(&self) -> bool {
+        !self.no_term_init && self.scrollback_lines == 0
+    }
 }
 
 /// Reads the client's environment. `lookup` returns raw bytes (for `MOSH_ESCAPE_KEY`).
@@ -207,6 +222,13 @@ pub fn prefs_with_key(
         escape: EscapeConfig::from_env(lookup("MOSH_ESCAPE_KEY").as_deref()),
         no_term_init: lookup("MOSH_NO_TERM_INIT").is_some(),
         title_noprefix: lookup("MOSH_TITLE_NOPREFIX").is_some(),
+        scrollback_lines: match text("MOSHKIT_SCROLLBACK_LINES") {
+            None => moshkit_core::scrollback::DEFAULT_SCROLLBACK_LINES,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| ClientArgsError::BadScrollback(v.clone()))?,
+        },
     })
 }
 

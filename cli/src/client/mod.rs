@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod escape;
+pub mod scrollback;
 pub mod session;
 pub mod terminal;
 pub mod terminfo;
@@ -142,7 +143,8 @@ pub fn run_terminal_client_with(
         }
     };
     let initial_size = crate::pty::tty_window_size(stdin.as_fd()).unwrap_or(WindowSize::DEFAULT);
-    let no_term_init = prefs.no_term_init;
+    // No alternate screen when lines go into the terminal's own scrollback.
+    let no_term_init = !prefs.uses_alternate_screen();
     {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(&terminal::init_string(&caps, no_term_init));

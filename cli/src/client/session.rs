@@ -18,6 +18,7 @@ use moshkit_core::session::{
 };
 
 use super::escape::{EscapeAction, EscapeState};
+use super::scrollback::OuterScrollback;
 use super::terminal::{self, SUSPENDED_MESSAGE, close_string, init_string};
 use super::{ClientContext, ClientError, SessionOutcome};
 use crate::readiness::Readable;
@@ -55,6 +56,8 @@ fn send_typed(session: &mut ClientSession, now: Instant, bytes: &[u8]) {
 /// What the loop tracks besides the session.
 struct LoopState {
     differ: FrameDiffer,
+    /// Writes scrolled-off lines into the terminal's scrollback (`None`: turned off).
+    outer: Option<OuterScrollback>,
     last_size: Option<(usize, usize)>,
     dirty: bool,
     connected: bool,
@@ -76,7 +79,15 @@ impl LoopState {
             }
             // The driver has already bound the new socket.
             ClientEvent::Rebind => {}
-            ClientEvent::Resumed { .. } => self.dirty = true,
+            ClientEvent::Resumed { .. } | ClientEvent::ScrollbackChanged { .. } => {
+                self.dirty = true;
+            }
+            ClientEvent::ScrollbackFetched { .. } => {
+                if let Some(outer) = self.outer.as_mut() {
+                    outer.fetched();
+                }
+                self.dirty = true;
+            }
             ClientEvent::Closed(reason) => self.closed = Some(reason),
         }
     }
@@ -84,11 +95,20 @@ impl LoopState {
     fn paint(&mut self, session: &mut ClientSession, now: Instant) -> std::io::Result<()> {
         let frame = session.display_frame(now);
         let size = (frame.width(), frame.height());
+        let mut out = Vec::new();
+        let scrolled = self
+            .outer
+            .as_mut()
+            .is_some_and(|outer| outer.write_new_lines(session, now, size.0, size.1, &mut out));
+        if scrolled {
+            self.differ.rows_erased();
+        }
         if self.last_size != Some(size) {
             self.differ.invalidate();
             self.last_size = Some(size);
         }
-        write_out(&self.differ.next_frame(&frame))?;
+        out.extend_from_slice(&self.differ.next_frame(&frame));
+        write_out(&out)?;
         self.dirty = false;
         Ok(())
     }
@@ -123,6 +143,8 @@ async fn run_on_driver(ctx: &mut ClientContext) -> Result<SessionOutcome, Client
         title_prefix: std::env::var_os("MOSH_TITLE_NOPREFIX")
             .is_none()
             .then(|| "[mosh] ".to_owned()),
+        scrollback_lines: ctx.prefs.scrollback_lines,
+        scrollback_prefetch: moshkit_core::session::DEFAULT_SCROLLBACK_PREFETCH,
         transport: Config::client(),
     };
     let size = ctx.initial_size;
@@ -149,8 +171,10 @@ async fn run_on_driver(ctx: &mut ClientContext) -> Result<SessionOutcome, Client
         e => ClientError::Session(e.to_string()),
     })?;
     let mut escape = EscapeState::new(ctx.prefs.escape.clone());
+    let outer = (ctx.prefs.scrollback_lines > 0).then(|| OuterScrollback::new(driver.endpoint()));
     let mut st = LoopState {
         differ: FrameDiffer::new(display_caps(&ctx.caps)),
+        outer,
         last_size: None,
         dirty: true,
         connected: false,
@@ -348,7 +372,7 @@ const CONNECT_GIVE_UP: Duration = Duration::from_millis(14_500);
 
 /// Escape + Ctrl-Z: restore the terminal, say so, stop the process group.
 fn suspend(ctx: &mut ClientContext) -> Result<(), ClientError> {
-    let mut bytes = close_string(&ctx.caps, ctx.prefs.no_term_init);
+    let mut bytes = close_string(&ctx.caps, !ctx.prefs.uses_alternate_screen());
     bytes.extend_from_slice(SUSPENDED_MESSAGE.as_bytes());
     write_out(&bytes)?;
     ctx.raw.restore();
@@ -360,7 +384,7 @@ fn suspend(ctx: &mut ClientContext) -> Result<(), ClientError> {
 /// Back from a suspend (or any SIGCONT): raw mode, init string, full repaint.
 fn resume(ctx: &mut ClientContext, st: &mut LoopState) -> Result<(), ClientError> {
     ctx.raw.reenter();
-    write_out(&init_string(&ctx.caps, ctx.prefs.no_term_init))?;
+    write_out(&init_string(&ctx.caps, !ctx.prefs.uses_alternate_screen()))?;
     st.differ.invalidate();
     st.dirty = true;
     Ok(())

@@ -106,16 +106,33 @@ pub fn run_host_session(
     key: &moshkit_core::crypto::Key,
     initial_size: WindowSize,
 ) -> Result<(ServeEnd, ServeParts), ServeError> {
-    let session = HostSession::new(
+    let now = Instant::now();
+    let mut session = HostSession::new(
         key,
         initial_size.cols.max(1),
         initial_size.rows.max(1),
         moshkit_core::connection::Config::server(),
-        Instant::now(),
+        now,
         moshkit_core::driver::os_random(),
     )
     .map_err(|e| ServeError::Session(e.to_string()))?;
+    if let Some(lines) = scrollback_lines_from_env() {
+        session.set_scrollback_lines(now, lines);
+    }
     serve(session, parts)
+}
+
+/// `MOSHKIT_SCROLLBACK_LINES`: the lines of scrollback kept for MoshKit clients (default
+/// 10 000; 0 keeps none). A value that is not a number is ignored with a warning.
+fn scrollback_lines_from_env() -> Option<usize> {
+    let value = std::env::var("MOSHKIT_SCROLLBACK_LINES").ok()?;
+    match value.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            log::warn!("MOSHKIT_SCROLLBACK_LINES={value:?} is not a number; keeping the default");
+            None
+        }
+    }
 }
 
 /// Everything the loop owns besides the session.

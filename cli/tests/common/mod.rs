@@ -1,6 +1,7 @@
 //! Shared test helpers: a plaintext host session and a `/bin/sh` child spec.
 #![allow(dead_code)]
 
+pub mod server;
 pub mod tmux;
 
 use std::collections::VecDeque;
