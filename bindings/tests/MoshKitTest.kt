@@ -145,6 +145,23 @@ class ScreenModel {
     fun contains(needle: String) = rows.any { needle in it }
 }
 
+/** The number N of an output line "lineN" (trailing blanks trimmed), or null. */
+fun outputLine(text: String): Int? =
+    Regex("""line(\d+)""").matchEntire(text.trimEnd())?.groupValues?.get(1)?.toInt()
+
+/**
+ * Whether the scrollback's and the screen's texts (oldest first) hold the output of the slow
+ * loop in order: line1..lineK scrolled off (K >= 30), the rest up to line60 on screen. Null when
+ * they do, else what is wrong.
+ */
+fun slowOutputProblem(scrollback: List<String>, screen: List<String>): String? {
+    val scrolled = scrollback.mapNotNull(::outputLine)
+    val shown = screen.mapNotNull(::outputLine)
+    if (scrolled.size < 30) return "only ${scrolled.size} output lines scrolled off: $scrolled"
+    if (scrolled + shown != (1..60).toList()) return "scrollback $scrolled + screen $shown"
+    return null
+}
+
 /** A session against the upstream mosh-server named by the environment; returns its checks. */
 fun liveSession(): Int {
     var checks = 0
@@ -166,6 +183,14 @@ fun liveSession(): Int {
         MoshSession.connect("bad host!", port.toUShort(), key, 80u, 24u, PredictionMode.ADAPTIVE, ignore)
         error("bad host accepted")
     } catch (e: MoshKitException.InvalidAddress) { checks++ }
+    // scrollbackLines 0 turns scrollback off (a session to the discard port: nothing answers).
+    MoshSession.connect("127.0.0.1", 9u, "4NeCCgvZFe2RnPgrcU1PQw", 80u, 24u, PredictionMode.NEVER, ignore, 0u).use {
+        expect(it.scrollbackMode() == ScrollbackMode.OFF) { "mode ${it.scrollbackMode()}" }
+        try {
+            it.requestScrollback(0u, 10u)
+            error("request served with scrollback off")
+        } catch (e: MoshKitException.ScrollbackNotServed) { checks++ }
+    }
 
     // Name resolution without blocking (a suspend function), then a connect that never blocks.
     expect(runBlocking { resolveHost("localhost") } == "127.0.0.1") { "localhost" }
@@ -182,11 +207,13 @@ fun liveSession(): Int {
         val states = Collections.synchronizedList(mutableListOf<ConnectionState>())
         var closed: CloseReason? = null
         val closedSignal = Channel<Unit>(Channel.CONFLATED)
+        var lastScrollbackChange: Pair<ULong, ULong>? = null
         val collector = launch {
             events.collect { e ->
                 when (e) {
                     SessionEvent.ScreenChanged -> ticks.trySend(Unit)
                     is SessionEvent.State -> states.add(e.state)
+                    is SessionEvent.ScrollbackChanged -> lastScrollbackChange = e.first to e.end
                     is SessionEvent.Closed -> { closed = e.reason; closedSignal.trySend(Unit) }
                     else -> {}
                 }
@@ -216,6 +243,42 @@ fun liveSession(): Int {
         session.sendInput("echo mk-\$((40+2))".toByteArray())
         session.sendInput(enter)
         waitFor("mk-42")
+
+        // Slow output on 80x24: what scrolls off is captured from the screens, in order.
+        expect(session.scrollbackMode() == ScrollbackMode.CAPTURED) { "mode ${session.scrollbackMode()}" }
+        session.sendInput("for i in \$(seq 1 60); do echo line\$i; sleep 0.05; done".toByteArray() + enter)
+        var problem: String? = "not checked"
+        withTimeoutOrNull(20_000) {
+            while (true) {
+                val range = session.scrollbackRange()
+                val lines = session.scrollbackLines(range.first, UInt.MAX_VALUE)
+                check(lines.size.toULong() == range.end - range.first) { "${lines.size} lines in $range" }
+                check(lines.withIndex().all { (i, l) -> l.index == range.first + i.toULong() && !l.missing })
+                val texts = lines.map { l -> l.cells.joinToString("") { it.text } }
+                val shown = session.snapshot().changedRows.map { r -> r.cells.joinToString("") { it.text } }
+                problem = slowOutputProblem(texts, shown)
+                if (problem == null) break
+                delay(100)
+            }
+        }
+        expect(problem == null) { "scrollback: $problem" }
+        val range = session.scrollbackRange()
+        println("  scrollback: lines ${range.first}..${range.end} captured")
+        withTimeoutOrNull(5_000) {
+            while (lastScrollbackChange != range.first to range.end) delay(50)
+        }
+        expect(lastScrollbackChange == range.first to range.end) {
+            "last onScrollbackChanged $lastScrollbackChange, range $range"
+        }
+        expect(session.scrollbackLines(range.end, 10u).isEmpty()) { "lines past the end" }
+        try {
+            session.requestScrollback(range.first, range.end)
+            error("upstream mosh-server served scrollback")
+        } catch (e: MoshKitException.ScrollbackNotServed) { checks++ }
+        try {
+            session.requestScrollback(5u, 5u)
+            error("empty range accepted")
+        } catch (e: MoshKitException.InvalidRange) { checks++ }
 
         session.resize(100u, 30u)
         session.sendInput("stty size".toByteArray() + enter)

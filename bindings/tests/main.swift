@@ -118,13 +118,21 @@ final class Listener: SessionListener, @unchecked Sendable {
     private(set) var states: [ConnectionState] = []
     private(set) var closed: CloseReason?
     private(set) var resumes = 0
+    private(set) var scrollbackChanges = 0
+    private(set) var lastScrollbackChange = ScrollbackRange(first: 0, end: 0)
     func onScreenChanged() { cond.lock(); screenChanged = true; cond.broadcast(); cond.unlock() }
     func onConnectionState(state: ConnectionState) { cond.lock(); states.append(state); cond.broadcast(); cond.unlock() }
     func onBell() {}
     func onTitle(title: String) {}
     func onClipboard(text: String) {}
     func onResumed(serverHadNewerInput: Bool) { cond.lock(); resumes += 1; cond.broadcast(); cond.unlock() }
-    func onScrollbackChanged(first: UInt64, end: UInt64) {}
+    func onScrollbackChanged(first: UInt64, end: UInt64) {
+        cond.lock()
+        scrollbackChanges += 1
+        lastScrollbackChange = ScrollbackRange(first: first, end: end)
+        cond.broadcast()
+        cond.unlock()
+    }
     func onScrollbackFetched(from: UInt64, to: UInt64) {}
     func onClosed(reason: CloseReason) { cond.lock(); closed = reason; cond.broadcast(); cond.unlock() }
     func resetScreenChanged() { cond.lock(); screenChanged = false; cond.unlock() }
@@ -137,6 +145,27 @@ final class Listener: SessionListener, @unchecked Sendable {
         }
         return true
     }
+}
+
+/// The number N of an output line "lineN" (trailing blanks trimmed), or nil.
+func outputLine(_ text: String) -> Int? {
+    var t = Substring(text)
+    while t.hasSuffix(" ") { t.removeLast() }
+    guard t.hasPrefix("line") else { return nil }
+    let digits = t.dropFirst(4)
+    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    return Int(digits)
+}
+
+/// nil when the scrollback's and the screen's texts (oldest first) hold the slow loop's output
+/// in order: line1..lineK scrolled off (K >= 30), the rest up to line60 on screen; else what is
+/// wrong.
+func slowOutputProblem(_ scrollback: [String], _ screen: [String]) -> String? {
+    let scrolled = scrollback.compactMap(outputLine)
+    let shown = screen.compactMap(outputLine)
+    if scrolled.count < 30 { return "only \(scrolled.count) output lines scrolled off: \(scrolled)" }
+    if scrolled + shown != Array(1...60) { return "scrollback \(scrolled) + screen \(shown)" }
+    return nil
 }
 
 let env = ProcessInfo.processInfo.environment
@@ -156,6 +185,18 @@ do {
     preconditionFailure("0 columns accepted")
 } catch MoshKitError.InvalidSize {
     checks += 1
+}
+// scrollbackLines 0 turns scrollback off (a session to the discard port: nothing answers).
+do {
+    let off = try! MoshSession.connect(host: "127.0.0.1", port: 9, key: "4NeCCgvZFe2RnPgrcU1PQw", cols: 80,
+                                       rows: 24, prediction: .never, listener: SessionEvents(), scrollbackLines: 0)
+    expect(off.scrollbackMode() == .off, "mode \(off.scrollbackMode())")
+    do {
+        try off.requestScrollback(from: 0, to: 10)
+        preconditionFailure("request served with scrollback off")
+    } catch MoshKitError.ScrollbackNotServed {
+        checks += 1
+    }
 }
 // Name resolution without blocking (async), then a connect that never blocks.
 let resolved = try! await resolveHost(host: "localhost")
@@ -191,6 +232,41 @@ expect(listener.wait(seconds: 5) { $0.states.contains(.connected) }, "never conn
 try! session.sendInput(bytes: Data("echo mk-$((40+2))".utf8))
 try! session.sendInput(bytes: enter)
 waitFor("mk-42")
+
+// Slow output on 80x24: what scrolls off is captured from the screens, in order.
+expect(session.scrollbackMode() == .captured, "mode \(session.scrollbackMode())")
+try! session.sendInput(bytes: Data("for i in $(seq 1 60); do echo line$i; sleep 0.05; done".utf8) + enter)
+var problem: String? = "not checked"
+let scrollbackDeadline = Date(timeIntervalSinceNow: 20)
+while Date() < scrollbackDeadline {
+    let range = session.scrollbackRange()
+    let lines = session.scrollbackLines(from: range.first, count: UInt32.max)
+    precondition(UInt64(lines.count) == range.end - range.first, "\(lines.count) lines in \(range)")
+    precondition(lines.enumerated().allSatisfy { $0.element.index == range.first + UInt64($0.offset) && !$0.element.missing })
+    let texts = lines.map { $0.cells.map { $0.text }.joined() }
+    let shown = session.snapshot().changedRows.map { $0.cells.map { $0.text }.joined() }
+    problem = slowOutputProblem(texts, shown)
+    if problem == nil { break }
+    try? await Task.sleep(nanoseconds: 100_000_000)
+}
+expect(problem == nil, "scrollback: \(problem ?? "")")
+let scrollbackRange = session.scrollbackRange()
+print("  scrollback: lines \(scrollbackRange.first)..\(scrollbackRange.end) captured")
+expect(listener.wait(seconds: 5) { $0.lastScrollbackChange == scrollbackRange },
+       "last onScrollbackChanged \(listener.lastScrollbackChange), range \(scrollbackRange)")
+expect(session.scrollbackLines(from: scrollbackRange.end, count: 10).isEmpty, "lines past the end")
+do {
+    try session.requestScrollback(from: scrollbackRange.first, to: scrollbackRange.end)
+    preconditionFailure("upstream mosh-server served scrollback")
+} catch MoshKitError.ScrollbackNotServed {
+    checks += 1
+}
+do {
+    try session.requestScrollback(from: 5, to: 5)
+    preconditionFailure("empty range accepted")
+} catch MoshKitError.InvalidRange {
+    checks += 1
+}
 try! session.resize(cols: 100, rows: 30)
 try! session.sendInput(bytes: Data("stty size".utf8) + enter)
 waitFor("30 100")
@@ -246,11 +322,15 @@ helper.onConnectionState(state: .connected)
 helper.onBell()
 helper.onTitle(title: "t")
 helper.onScreenChanged()
+helper.onScrollbackChanged(first: 3, end: 7)
+helper.onScrollbackFetched(from: 1, to: 2)
 helper.onClosed(reason: .peerShutdown)
 helper.onBell() // after the end: dropped
 var streamed: [SessionEvent] = []
 for await event in helper.stream { streamed.append(event) }
-expect(streamed == [.state(.connected), .bell, .title("t"), .screenChanged, .closed(.peerShutdown)],
+expect(streamed == [.state(.connected), .bell, .title("t"), .screenChanged,
+                   .scrollbackChanged(first: 3, end: 7), .scrollbackFetched(from: 1, to: 2),
+                   .closed(.peerShutdown)],
        "stream: \(streamed)")
 
 print("swift: \(checks) checks passed")
