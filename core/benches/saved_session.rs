@@ -1,6 +1,7 @@
 //! Saving and restoring a client session (see docs/benchmarks.md): the blob's size and the time
 //! of `save_state` and `restore` for an 80×24 and a 200×60 screen full of coloured text, with a
-//! few unacknowledged keystrokes. Prints the blob sizes, then criterion's timings.
+//! few unacknowledged keystrokes, and for 80×24 with 10 000 lines of scrollback. Prints the blob
+//! sizes, then criterion's timings.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -12,7 +13,7 @@ use moshkit_core::session::{ClientConfig, ClientSession, HostSession};
 use moshkit_core::{Config, Key, SplitMix64};
 
 /// A client whose replica shows a full screen of `cols` × `rows` coloured text from a host.
-fn session(cols: u16, rows: u16) -> ClientSession {
+fn session(cols: u16, rows: u16, history: usize) -> ClientSession {
     let key = Key::from_bytes([9; 16]);
     let server = "192.0.2.1:60001".parse().unwrap();
     let client_addr = "198.51.100.7:40000".parse().unwrap();
@@ -44,9 +45,21 @@ fn session(cols: u16, rows: u16) -> ClientSession {
         }
     }
     let mut now = t;
-    for round in 0..200 {
+    // `history` lines of scrollback first, 10 a round (1000 a second) (pushed with the screens).
+    let history_rounds = history.div_ceil(10);
+    for round in 0..200 + history_rounds {
         now += std::time::Duration::from_millis(10);
-        if round == 5 {
+        if round >= 5 && round < 5 + history_rounds {
+            let mut lines = String::new();
+            for i in 0..10 {
+                lines.push_str(&format!(
+                    "\x1b[32m{:06}\x1b[0m some earlier output of a build, line by line\r\n",
+                    (round - 5) * 10 + i
+                ));
+            }
+            host.host_output(now, lines.as_bytes());
+        }
+        if round == 5 + history_rounds {
             host.host_output(now, &text);
         }
         client.handle_timeout(now);
@@ -66,14 +79,22 @@ fn session(cols: u16, rows: u16) -> ClientSession {
 }
 
 fn bench(c: &mut Criterion) {
-    for (cols, rows) in [(80u16, 24u16), (200, 60)] {
-        let s = session(cols, rows);
+    for (cols, rows, history) in [(80u16, 24u16, 0), (200, 60, 0), (80, 24, 10_000)] {
+        let s = session(cols, rows, history);
         let blob = s.save_state();
-        println!("saved session {cols}x{rows}: {} bytes", blob.len());
-        c.bench_function(&format!("save_state {cols}x{rows}"), |b| {
+        let name = if history > 0 {
+            let sb = s.scrollback();
+            assert_eq!(sb.missing_in(sb.range()), 0, "every line pushed");
+            format!("{cols}x{rows}+{}", sb.len())
+        } else {
+            format!("{cols}x{rows}")
+        };
+        println!("saved session {name}: {} bytes", blob.len());
+        let (cols, rows) = (name.clone(), "");
+        c.bench_function(&format!("save_state {cols}{rows}"), |b| {
             b.iter(|| black_box(s.save_state()))
         });
-        c.bench_function(&format!("restore {cols}x{rows}"), |b| {
+        c.bench_function(&format!("restore {cols}{rows}"), |b| {
             b.iter(|| {
                 black_box(
                     ClientSession::restore(

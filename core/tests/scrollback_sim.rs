@@ -198,3 +198,54 @@ fn scrollback_survives_save_and_restore() {
         0
     );
 }
+
+/// Every host instruction the datagrams carry, decrypted and reassembled.
+fn host_messages(sim: &SessionSim) -> Vec<moshkit_core::wire::HostMessage> {
+    use moshkit_core::fragment::{Fragment, FragmentAssembly};
+    use prost::Message as _;
+    let session = moshkit_core::crypto::Session::new(&moshkit_core::Key::from_bytes([42; 16]));
+    let mut assembly = FragmentAssembly::new();
+    let mut out = Vec::new();
+    for d in &sim.host_datagrams {
+        let (_, payload) = session.open(d).unwrap();
+        // The payload starts with the two 16-bit timestamps.
+        let fragment = Fragment::decode(&payload[4..]).unwrap();
+        if let Some(inst) = assembly.add(fragment).unwrap() {
+            let diff = inst.diff.unwrap_or_default();
+            if !diff.is_empty() {
+                out.push(moshkit_core::wire::HostMessage::decode(&*diff).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_client_that_does_not_ask_gets_exactly_what_upstream_would() {
+    for (lines, expect_extension) in [(0, false), (1000, true)] {
+        let mut sim = sim(10, 100, 0.0, lines);
+        sim.record_host = true;
+        sim.connect();
+        for i in 1..=100 {
+            let now = sim.t();
+            sim.host.host_output(now, format!("{i}\r\n").as_bytes());
+            sim.run_for(30);
+        }
+        sim.run_for(2000);
+        let messages = host_messages(&sim);
+        assert!(messages.len() > 10);
+        let with_extension = messages
+            .iter()
+            .flat_map(|m| &m.instruction)
+            .filter(|i| i.scrollback.is_some())
+            .count();
+        assert_eq!(with_extension > 0, expect_extension, "client keeping {lines} lines");
+        if !expect_extension {
+            assert_eq!(
+                sim.client.scrollback_mode(),
+                ScrollbackMode::Off,
+                "no hello, no scrollback"
+            );
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::wire::{HostInstruction, HostMessage, ScrollbackUpdate};
 /// Most lines a diff pushes without a request: when more scrolled off since the state the
 /// client holds, none are pushed (the client asks for what it wants), so fast output costs no
 /// extra bandwidth.
-pub(crate) const PUSH_MAX_LINES: usize = 64;
+pub(crate) const PUSH_MAX_LINES: usize = 256;
 /// Most lines one reply carries.
 pub(crate) const REPLY_MAX_LINES: usize = 2048;
 /// Most bytes of line data one reply carries (about four datagrams once compressed).

@@ -114,10 +114,10 @@ pub(crate) struct SavedSession {
     /// The newest remote state the client had shown (state number), for diagnostics.
     #[prost(uint64, tag = "17")]
     pub remote_num: u64,
-    /// The scrollback (absent in blobs written before it existed: then none, at the default
-    /// limit).
-    #[prost(message, optional, tag = "18")]
-    pub scrollback: Option<crate::scrollback::client::SavedScrollback>,
+    /// The scrollback: a zlib-compressed `SavedScrollback` (absent in blobs written before it
+    /// existed: then none, at the default limit).
+    #[prost(bytes = "vec", optional, tag = "18")]
+    pub scrollback_z: Option<Vec<u8>>,
 }
 
 /// One learned prompt: each glyph as (kind, value): 0 blank, 1 char (value = scalar), 2 other
@@ -146,6 +146,33 @@ pub(crate) fn decode_ip(ip: &[u8], port: u32) -> Result<SocketAddr, RestoreError
         n => return Err(RestoreError::Malformed(format!("{n}-byte server address"))),
     };
     Ok(SocketAddr::new(ip, port))
+}
+
+/// The scrollback part of a blob, zlib-compressed (fast level: text compresses about 5×).
+fn compress_scrollback(s: &crate::scrollback::client::SavedScrollback) -> Vec<u8> {
+    use prost::Message as _;
+    use std::io::Write as _;
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(&s.encode_to_vec());
+    enc.finish().unwrap_or_default()
+}
+
+fn decompress_scrollback(
+    bytes: &[u8],
+) -> Result<crate::scrollback::client::SavedScrollback, RestoreError> {
+    use prost::Message as _;
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(bytes)
+        .take(SAVED_SESSION_MAX_LEN as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| RestoreError::Malformed(format!("scrollback: {e}")))?;
+    if out.len() > SAVED_SESSION_MAX_LEN {
+        return Err(RestoreError::Malformed("scrollback too large".into()));
+    }
+    crate::scrollback::client::SavedScrollback::decode(&*out)
+        .map_err(|e| RestoreError::Malformed(format!("scrollback: {e}")))
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -286,7 +313,7 @@ impl ClientSession {
             learned_prompts,
             vertical_learned: vertical,
             remote_num: self.remote_num,
-            scrollback: Some(self.scrollback.to_saved()),
+            scrollback_z: Some(compress_scrollback(&self.scrollback.to_saved())),
         })
     }
 
@@ -357,6 +384,11 @@ impl ClientSession {
             }
             prompts.push(glyphs);
         }
+        let saved_scrollback = saved
+            .scrollback_z
+            .as_deref()
+            .map(decompress_scrollback)
+            .transpose()?;
         let remote0 = HostState::new(usize::from(ic), usize::from(ir))?;
         let snapshot =
             crate::connection::Snapshot::decode(&saved.snapshot, &UserStream::new(), &remote0)?;
@@ -368,21 +400,19 @@ impl ClientSession {
             draw_notification_bar: saved.draw_notification_bar,
             escape_key_name: saved.escape_key_name,
             title_prefix: saved.title_prefix,
-            scrollback_lines: saved
-                .scrollback
+            scrollback_lines: saved_scrollback
                 .as_ref()
                 .map_or(crate::scrollback::DEFAULT_SCROLLBACK_LINES, |s| {
                     usize::try_from(s.limit).unwrap_or(usize::MAX)
                 }),
-            scrollback_prefetch: saved
-                .scrollback
+            scrollback_prefetch: saved_scrollback
                 .as_ref()
                 .map_or(super::client::DEFAULT_SCROLLBACK_PREFETCH, |s| {
                     usize::try_from(s.prefetch).unwrap_or(0)
                 }),
             transport: Config::client(),
         };
-        let scrollback = match &saved.scrollback {
+        let scrollback = match &saved_scrollback {
             Some(s) => ClientScrollback::from_saved(s)
                 .map_err(|e| RestoreError::Malformed(format!("scrollback: {e}")))?,
             None => ClientScrollback::new(

@@ -294,6 +294,9 @@ pub struct SessionSim {
     pub pulls: Vec<(u64, ScreenUpdate)>,
     /// The nonce sequence number of every datagram the client sent, in order.
     pub client_seqs: Vec<u64>,
+    /// Every datagram the host sent (when `record_host` is set).
+    pub host_datagrams: Vec<Vec<u8>>,
+    pub record_host: bool,
     opener: moshkit_core::crypto::Session,
 }
 
@@ -355,6 +358,8 @@ impl SessionSim {
             host_closed: false,
             pulls: Vec::new(),
             client_seqs: Vec::new(),
+            host_datagrams: Vec::new(),
+            record_host: false,
             opener: moshkit_core::crypto::Session::new(&key),
         }
     }
@@ -407,6 +412,9 @@ impl SessionSim {
             }
             while let Some(tx) = self.host.poll_transmit(now) {
                 progress = true;
+                if self.record_host {
+                    self.host_datagrams.push(tx.contents.clone());
+                }
                 self.net.send(
                     self.now,
                     self.s2c,
