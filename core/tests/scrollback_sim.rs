@@ -239,7 +239,11 @@ fn a_client_that_does_not_ask_gets_exactly_what_upstream_would() {
             .flat_map(|m| &m.instruction)
             .filter(|i| i.scrollback.is_some())
             .count();
-        assert_eq!(with_extension > 0, expect_extension, "client keeping {lines} lines");
+        assert_eq!(
+            with_extension > 0,
+            expect_extension,
+            "client keeping {lines} lines"
+        );
         if !expect_extension {
             assert_eq!(
                 sim.client.scrollback_mode(),

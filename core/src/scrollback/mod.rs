@@ -304,6 +304,43 @@ impl Scrollback {
     }
 }
 
+/// Feeds arbitrary host diffs to a client's scrollback, as a fuzzer does (feature
+/// `internals`): each diff is applied to the host state the client holds (refused ones are
+/// skipped, as the transport would), the client's scrollback takes the new state, asks for
+/// what it lacks now and then, and is saved and rebuilt at the end; every line is read back.
+/// Returns the number of lines read.
+#[cfg(feature = "internals")]
+pub fn fuzz_client_diffs(diffs: &[&[u8]]) -> usize {
+    use crate::state::SyncState as _;
+    let Ok(mut state) = crate::session::HostState::new(80, 24) else {
+        return 0;
+    };
+    let mut client = ClientScrollback::new(1000, 100, client::FIRST_REQUEST_ID);
+    for (i, diff) in diffs.iter().enumerate() {
+        let mut next = state.clone();
+        if next.apply_diff(diff).is_ok() {
+            state = next;
+        }
+        let _ = client.on_remote_state(&state);
+        if i % 3 == 0 {
+            let r = client.ring.range();
+            let _ = client.request(r.start, r.end.max(r.start + 1));
+        }
+        let _ = client.take_completed();
+    }
+    let restored = ClientScrollback::from_saved(&client.to_saved());
+    let r = client.ring.range();
+    let lines = client.ring.lines(r.start, 2000);
+    // The bound holds whatever the server says.
+    assert!(client.ring.len() <= 1000, "scrollback beyond its limit");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.cells.len() <= crate::terminal::MAX_WIDTH)
+    );
+    lines.len() + restored.map_or(0, |c| c.ring.len())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
