@@ -55,6 +55,7 @@ pub struct RelayHandle {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     rebind: Arc<AtomicBool>,
+    blackout: Arc<AtomicBool>,
     counters: Arc<RelayCounters>,
     thread: Option<JoinHandle<()>>,
 }
@@ -68,6 +69,11 @@ impl RelayHandle {
     /// Replace the socket facing the server: the server sees the client roam to a new port.
     pub fn rebind_upstream(&self) {
         self.rebind.store(true, Ordering::SeqCst);
+    }
+
+    /// Drops every datagram, both ways, while `on` (a total outage).
+    pub fn set_blackout(&self, on: bool) {
+        self.blackout.store(on, Ordering::SeqCst);
     }
 
     /// Counters.
@@ -99,6 +105,7 @@ pub fn spawn_relay(server: SocketAddr, impairment: Impairment) -> std::io::Resul
     let addr = front.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let rebind = Arc::new(AtomicBool::new(false));
+    let blackout = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(RelayCounters::default());
     let mut relay = Relay {
         front,
@@ -110,6 +117,7 @@ pub fn spawn_relay(server: SocketAddr, impairment: Impairment) -> std::io::Resul
         to_server: VecDeque::new(),
         to_client: VecDeque::new(),
         counters: counters.clone(),
+        blackout: blackout.clone(),
     };
     let (s, r) = (stop.clone(), rebind.clone());
     let thread = std::thread::Builder::new()
@@ -119,6 +127,7 @@ pub fn spawn_relay(server: SocketAddr, impairment: Impairment) -> std::io::Resul
         addr,
         stop,
         rebind,
+        blackout,
         counters,
         thread: Some(thread),
     })
@@ -134,10 +143,14 @@ struct Relay {
     to_server: VecDeque<(Instant, Vec<u8>)>,
     to_client: VecDeque<(Instant, Vec<u8>)>,
     counters: Arc<RelayCounters>,
+    blackout: Arc<AtomicBool>,
 }
 
 impl Relay {
     fn drop_this(&mut self) -> bool {
+        if self.blackout.load(Ordering::Relaxed) {
+            return true;
+        }
         if self.impairment.loss_percent <= 0.0 {
             return false;
         }
