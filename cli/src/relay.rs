@@ -303,6 +303,7 @@ mod tests {
             to_server: VecDeque::new(),
             to_client: VecDeque::new(),
             counters: Arc::new(RelayCounters::default()),
+            blackout: Arc::new(AtomicBool::new(false)),
         };
         let dropped = (0..10_000).filter(|_| r.drop_this()).count();
         assert!((2_700..3_300).contains(&dropped), "{dropped}");

@@ -215,6 +215,11 @@ async fn restored_sessions_resume_with_upstream_server() {
     let mut stale_resumes = 0;
     for cycle in 0..10u32 {
         blobs.push(d.endpoint().save_state());
+        // A real blob as a seed of the `saved_session` fuzz target (mode byte 0: as is).
+        if let Some(blob) = blobs.last() {
+            support::FuzzSeeds::from_env()
+                .save("saved_session", &[&[0u8], blob.as_slice()].concat());
+        }
         // Work after the save, lost with the process: output the restored client has not
         // seen, and input the server has.
         d.endpoint_mut().send_input(

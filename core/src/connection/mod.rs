@@ -393,6 +393,12 @@ impl<L: SyncState, R: SyncState> Connection<L, R> {
         )
     }
 
+    /// Bytes held in partly reassembled instructions (bounded by
+    /// `fragment::MAX_BUFFERED_BYTES`).
+    pub fn buffered_fragment_bytes(&self) -> usize {
+        self.assembly.buffered_bytes()
+    }
+
     /// When the peer was last heard from (authentic, in-order datagram).
     pub fn last_heard(&self) -> Option<Instant> {
         self.last_heard.map(|t| self.instant(t))

@@ -139,6 +139,12 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         self.vertical_learned = vertical;
     }
 
+    /// How many guesses, cursor predictions and replayed bytes are held (a bounded figure:
+    /// the soak test watches it).
+    pub fn tracked(&self) -> usize {
+        self.rows.values().map(Vec::len).sum::<usize>() + self.cursors.len() + self.replay.len()
+    }
+
     /// The display preference.
     pub fn preference(&self) -> DisplayPreference {
         self.preference

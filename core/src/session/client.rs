@@ -300,6 +300,12 @@ impl ClientSession {
         self.conn.remote_state().1.framebuffer()
     }
 
+    /// Entries the prediction engine holds (guesses, cursor predictions, bytes to predict
+    /// again): bounded, watched by the soak test.
+    pub fn prediction_entries(&self) -> usize {
+        self.prediction.tracked()
+    }
+
     /// The lines that scrolled off the top of the screen (see [`ClientSession::scrollback_mode`]
     /// for where they come from).
     pub fn scrollback(&self) -> &Scrollback {

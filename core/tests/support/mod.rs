@@ -111,6 +111,7 @@ pub fn run_over_wire(
     use std::net::UdpSocket;
 
     let key = Key::parse(&server.key).map_err(|e| format!("bad key from server: {e}"))?;
+    let seeds = FuzzSeeds::from_env();
     let sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     sock.connect(("127.0.0.1", server.port))
         .map_err(|e| e.to_string())?;
@@ -188,10 +189,23 @@ pub fn run_over_wire(
         let got = codec
             .open(now_ms(), &buf[..len], false)
             .map_err(|e| format!("server datagram rejected: {e}"))?;
+        seeds.save(
+            "datagram_open",
+            &[key.as_bytes().as_slice(), &buf[..len]].concat(),
+        );
         let fragment = Fragment::decode(&got.payload).map_err(|e| e.to_string())?;
+        seeds.save(
+            "fragment_reassembly",
+            &[
+                &[u8::try_from(got.payload.len()).unwrap_or(255)],
+                got.payload.as_slice(),
+            ]
+            .concat(),
+        );
         let Some(inst) = assembly.add(fragment).map_err(|e| e.to_string())? else {
             continue;
         };
+        seeds.save("instruction_decode", &inst.encode_to_vec());
         received += 1;
         if inst.protocol_version != Some(PROTOCOL_VERSION) {
             return Err(format!("protocol version {:?}", inst.protocol_version));
@@ -205,9 +219,20 @@ pub fn run_over_wire(
         };
         let diff = HostMessage::decode(inst.diff.as_deref().unwrap_or_default())
             .map_err(|e| e.to_string())?;
+        seeds.save(
+            "scrollback_messages",
+            inst.diff.as_deref().unwrap_or_default(),
+        );
         for i in diff.instruction {
             if let Some(hb) = i.hostbytes {
-                bytes.extend(hb.hoststring.unwrap_or_default());
+                let hs = hb.hoststring.unwrap_or_default();
+                // 64 columns, 25 rows (the target's first byte), then the bytes.
+                seeds.save("terminal_parser", &[&[0xff_u8], hs.as_slice()].concat());
+                seeds.save(
+                    "display_roundtrip",
+                    &[&[0x1f_u8, 0xff], hs.as_slice()].concat(),
+                );
+                bytes.extend(hs);
             }
         }
         let text = strip_escapes(&bytes);
@@ -215,6 +240,29 @@ pub fn run_over_wire(
         if text.contains(marker) && server_acked >= 1 {
             return Ok((text, received));
         }
+    }
+}
+
+/// With `MOSHKIT_FUZZ_SEEDS=DIR`, inputs seen in a real session are written to
+/// `DIR/<target>/<hash>` as seeds for the fuzz targets' corpora (`scripts/fuzz.sh --seed`).
+pub struct FuzzSeeds(Option<std::path::PathBuf>);
+
+impl FuzzSeeds {
+    pub fn from_env() -> Self {
+        FuzzSeeds(std::env::var_os("MOSHKIT_FUZZ_SEEDS").map(Into::into))
+    }
+
+    pub fn save(&self, target: &str, data: &[u8]) {
+        use std::hash::{Hash as _, Hasher as _};
+        let Some(dir) = &self.0 else { return };
+        if data.len() > 4096 {
+            return;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        data.hash(&mut h);
+        let dir = dir.join(target);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("live-{:016x}", h.finish())), data);
     }
 }
 

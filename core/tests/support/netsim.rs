@@ -53,6 +53,9 @@ pub struct Network {
     pub blackout: Option<(u64, u64)>,
     /// Datagrams offered to the network.
     pub offered: u64,
+    /// With `watch_from` set: when the first datagram sent at or after it arrives.
+    pub watch_from: Option<u64>,
+    pub first_through: Option<u64>,
 }
 
 impl Network {
@@ -64,6 +67,8 @@ impl Network {
             seq: 0,
             blackout: None,
             offered: 0,
+            watch_from: None,
+            first_through: None,
         }
     }
 
@@ -96,6 +101,9 @@ impl Network {
                 0
             };
             let at = now_ms + link.delay_ms.saturating_sub(link.jitter_ms) + jitter;
+            if self.watch_from.is_some_and(|w| now_ms >= w) {
+                self.first_through = Some(self.first_through.map_or(at, |f| f.min(at)));
+            }
             self.seq += 1;
             self.flights.insert(
                 (at, self.seq),

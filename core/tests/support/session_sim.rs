@@ -294,6 +294,8 @@ pub struct SessionSim {
     pub pulls: Vec<(u64, ScreenUpdate)>,
     /// The nonce sequence number of every datagram the client sent, in order.
     pub client_seqs: Vec<u64>,
+    /// The nonce sequence number of every datagram the host sent, in order.
+    pub host_seqs: Vec<u64>,
     /// Every datagram the host sent (when `record_host` is set).
     pub host_datagrams: Vec<Vec<u8>>,
     pub record_host: bool,
@@ -358,6 +360,7 @@ impl SessionSim {
             host_closed: false,
             pulls: Vec::new(),
             client_seqs: Vec::new(),
+            host_seqs: Vec::new(),
             host_datagrams: Vec::new(),
             record_host: false,
             opener: moshkit_core::crypto::Session::new(&key),
@@ -412,6 +415,9 @@ impl SessionSim {
             }
             while let Some(tx) = self.host.poll_transmit(now) {
                 progress = true;
+                if let Ok((nonce, _)) = self.opener.open(&tx.contents) {
+                    self.host_seqs.push(nonce.seq);
+                }
                 if self.record_host {
                     self.host_datagrams.push(tx.contents.clone());
                 }
