@@ -42,10 +42,17 @@ mkdir -p target/fuzz-logs
 report=target/fuzz-report.txt
 
 if [ $merge = 1 ]; then
+  mkdir -p target/fuzz-logs
   for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "target/fuzz-corpus/$t"
-    cargo "${toolchain[@]}" fuzz cmin "$t" "target/fuzz-corpus/$t" -- "fuzz/corpus/$t" >/dev/null
-    rm -rf "fuzz/corpus/$t" && cp -r "target/fuzz-corpus/$t" "fuzz/corpus/$t"
+    new=target/fuzz-merge/$t
+    rm -rf "$new" && mkdir -p "$new"
+    # libFuzzer's merge: the inputs of both corpora that add coverage, into a fresh one.
+    cargo "${toolchain[@]}" fuzz run "$t" "$new" "fuzz/corpus/$t" "target/fuzz-corpus/$t" -- \
+      -merge=1 -rss_limit_mb=2048 -max_len=4096 >"target/fuzz-logs/$t.merge.log" 2>&1
+    if [ "$(ls "$new" | wc -l)" -gt 0 ]; then
+      rm -rf "fuzz/corpus/$t" && mv "$new" "fuzz/corpus/$t"
+    fi
     echo "merged $t: $(ls "fuzz/corpus/$t" | wc -l) inputs kept"
   done
   exit 0
