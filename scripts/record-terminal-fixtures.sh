@@ -74,6 +74,32 @@ Box: ┌──┬──┐ │ab│cd│ └──┴──┘
 Wrap: 一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二
 SRC
 
+# Emulation beyond upstream: DEC Special Graphics (G0 and G1 with SO/SI), CNL/CPL,
+# faint and strikethrough.
+cat >"$WORK/graphics.sh" <<'SRC'
+printf '\033(0lqqqwqqqk\033(B  plain\n'
+printf '\033(0x\033(B abc \033(0x\033(B def \033(0x\033(B\n'
+printf '\033(0tqqqnqqqu\033(B\n'
+printf '\033)0\016mqqqvqqqj\017 after SI\n'
+printf '\033(0`afgjklmnopqrstuvwxyz{|}~\033(B\n'
+printf '\0337\033(0\0338q\033(B q\n'
+printf 'A\033[2EB\033[1FC\033[3ED\n'
+printf '\033[2mfaint\033[22m \033[9mstrike\033[29m \033[1;2mbold-faint\033[0m \033[2;9;31mall\033[0m\n'
+SRC
+# Erasing or overwriting from the right half of a wide character (tmux keeps the left half
+# in its grid; xterm and MoshKit erase the whole character, see docs/terminal.md).
+cat >"$WORK/wide-erase.sh" <<'SRC'
+printf 'a中b\033[1;3H\033[K|\n'
+printf 'a中b\033[2;3H\033[X|\n'
+printf 'a中b\033[3;3HZ|\n'
+printf 'a中bc\033[4;3H\033[P|\n'
+printf 'a中bc\033[5;3H\033[@|\n'
+printf 'a中b\033[6;3H\033[1K|\n'
+printf 'a中b\033[7;2H\033[K|\n'
+printf 'a中中b\033[8;3H\033[2X|\n'
+printf 'a中中b\033[9;4H\033[2X|\n'
+SRC
+
 want() { [ -z "$WANT" ] || [[ " $WANT " == *" $1 "* ]]; }
 WANT="$*"
 
@@ -87,6 +113,8 @@ want vim && record vim xterm-256color "vim -u NONE -N -n -i NONE demo.c" \
 want less && record less xterm-256color "less long.txt" "Space" "sleep:0.3" "/line\\ 4 Enter"
 want top && record top vt100 "top -d 30 -b -n 1 -w 80 | head -20; top -d 30" "sleep:1"
 want utf8 && record utf8 xterm-256color "sh -c 'cat utf8.txt; printf \"\\033[31m红\\033[42m绿\\033[0m\\n\"; exec sleep 100'"
+want graphics && record graphics xterm-256color "sh -c 'printf \"\\033[2J\\033[H\"; sh graphics.sh; exec sleep 100'"
+want wide-erase && record wide-erase xterm-256color "sh -c 'printf \"\\033[2J\\033[H\"; sh wide-erase.sh; exec sleep 100'"
 
 record_upstream() {
     local dir="$OUT/upstream" root

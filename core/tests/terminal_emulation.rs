@@ -422,3 +422,66 @@ fn grapheme_and_link_tables_stay_bounded() {
     assert!(fb.cell_text(last).to_string().chars().count() > 1);
     assert!(fb.hyperlink(last).is_some());
 }
+
+#[test]
+fn dec_special_graphics_draws_unicode_boxes() {
+    // G0 designated directly, then G1 through SO/SI; ASCII outside 0x5f..0x7e is unchanged.
+    let t = term(
+        20,
+        4,
+        b"\x1b(0lqwqk\x1b(B x\r\n\x1b)0a\x0etxu\x0fb\r\n\x1b(0`afgjmnovyz{|}~_A\x1b(B",
+    );
+    assert_eq!(text(&t, 0), "┌─┬─┐ x");
+    assert_eq!(text(&t, 1), "a├│┤b");
+    assert_eq!(text(&t, 2), "◆▒°±┘└┼⎺┴≤≥π≠£·\u{a0}A");
+    // The framebuffer holds Unicode: a replica built from the differ's output shows the same.
+    let mut replica = Terminal::new(20, 4).unwrap();
+    let fresh = replica.framebuffer().clone();
+    replica.feed(&moshkit_core::display::new_frame(
+        false,
+        &fresh,
+        t.framebuffer(),
+    ));
+    assert_eq!(text(&replica, 0), "┌─┬─┐ x");
+}
+
+#[test]
+fn charsets_are_saved_with_the_cursor_and_reset() {
+    // DECSC saves designations and the shift state, DECRC restores them (xterm).
+    let t = term(
+        10,
+        3,
+        b"\x1b(0\x1b7\x1b(Bq\x1b8q\r\n\x1b)0\x0e\x1b7\x0fq\x1b8q",
+    );
+    assert_eq!(text(&t, 0), "─");
+    assert_eq!(text(&t, 1), "─");
+    // DECSTR and RIS go back to ASCII.
+    let t = term(10, 3, b"\x1b(0\x1b[!pq\r\n\x1b)0\x0e\x1bcq");
+    assert_eq!(text(&t, 0), "q");
+    assert_eq!(text(&t, 1), "");
+    // Other national sets (UK, ...) and G2/G3 designations print ASCII.
+    let t = term(10, 2, b"\x1b(Aq\x1b*0q\x1b+0q");
+    assert_eq!(text(&t, 0), "qqq");
+}
+
+#[test]
+fn cursor_next_and_previous_line() {
+    // CNL / CPL: down / up n rows (default 1), to column 0.
+    let t = term(10, 6, b"ab\x1b[Ec\x1b[2Ed\x1b[Fe\x1b[9Ff\x1b[0Eg");
+    assert_eq!(text(&t, 0), "fb");
+    assert_eq!(text(&t, 1), "g");
+    assert_eq!(text(&t, 2), "e");
+    assert_eq!(text(&t, 3), "d");
+    // Like CUD/CUU here (upstream): the screen edges limit them, the margins only in
+    // origin mode.
+    let t = term(
+        10,
+        6,
+        b"\x1b[3;5Hx\x1b[9Ey\x1b[9Fz\x1b[2;4r\x1b[?6h\x1b[9E1\x1b[9F2",
+    );
+    assert_eq!(text(&t, 5), "y");
+    assert_eq!(text(&t, 0), "z");
+    assert_eq!(text(&t, 3), "1");
+    assert_eq!(text(&t, 1), "2");
+    assert_eq!(t.framebuffer().cursor(), Point { row: 1, col: 1 });
+}

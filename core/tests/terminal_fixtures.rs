@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use moshkit_core::display::new_frame;
 use moshkit_core::terminal::{Framebuffer, Point, Terminal};
 
-const NAMES: [&str; 5] = ["shell", "vim", "less", "top", "utf8"];
+const NAMES: [&str; 6] = ["shell", "vim", "less", "top", "utf8", "graphics"];
 
 fn fixture(name: &str, ext: &str) -> Vec<u8> {
     let path: PathBuf = [
@@ -33,9 +33,12 @@ fn replay(name: &str) -> Terminal {
 }
 
 /// tmux's `capture-pane -p -e` output replayed into a fresh emulator, one line per row.
+/// tmux marks line-drawing cells with SO ... SI and leaves G1 to the terminal: G1 is the
+/// DEC Special Graphics set here.
 fn tmux_screen(name: &str) -> Terminal {
     let ansi = fixture(name, "ansi");
     let mut t = Terminal::new(80, 24).unwrap();
+    t.feed(b"\x1b)0");
     let lines: Vec<&[u8]> = ansi.split(|&b| b == b'\n').collect();
     for (i, line) in lines.iter().take(24).enumerate() {
         t.feed(format!("\x1b[{};1H", i + 1).as_bytes());
@@ -46,9 +49,15 @@ fn tmux_screen(name: &str) -> Terminal {
 
 fn check_text_and_cursor(name: &str, fb: &Framebuffer) {
     let expected = String::from_utf8(fixture(name, "txt")).unwrap();
-    let expected: Vec<&str> = expected.lines().collect();
+    let mut expected: Vec<String> = expected.lines().map(str::to_owned).collect();
+    if name == "graphics" {
+        // `capture-pane -p` prints line-drawing cells as the ASCII bytes the program sent;
+        // the `-e` capture marks them, so its replay gives the drawn text.
+        let t = tmux_screen(name);
+        expected = (0..24).map(|y| t.framebuffer().row_text(y)).collect();
+    }
     for y in 0..24 {
-        let want = expected.get(y).copied().unwrap_or("").trim_end_matches(' ');
+        let want = expected.get(y).map_or("", |s| s.trim_end_matches(' '));
         assert_eq!(fb.row_text(y), want, "{name}: row {y}");
     }
     let cursor = String::from_utf8(fixture(name, "cursor")).unwrap();
@@ -73,6 +82,67 @@ fn screens_match_tmux() {
     for name in NAMES {
         let t = replay(name);
         check_text_and_cursor(name, t.framebuffer());
+    }
+}
+
+/// The graphics fixture's glyphs, spelled out independently of the emulator's table (VT100
+/// manual / xterm), and what tmux showed for CNL/CPL and the faint and strikethrough runs.
+#[test]
+fn dec_graphics_cnl_cpl_faint_and_strikethrough_match_tmux() {
+    let t = replay("graphics");
+    let fb = t.framebuffer();
+    assert_eq!(fb.row_text(0), "┌───┬───┐  plain");
+    assert_eq!(fb.row_text(1), "│ abc │ def │");
+    assert_eq!(fb.row_text(2), "├───┼───┤");
+    assert_eq!(fb.row_text(3), "└───┴───┘ after SI");
+    assert_eq!(fb.row_text(4), "◆▒°±┘┐┌└┼⎺⎻─⎼⎽├┤┴┬│≤≥π≠£·");
+    assert_eq!(fb.row_text(5), "q q", "DECRC restored the ASCII set");
+    let tmux = String::from_utf8(fixture("graphics", "txt")).unwrap();
+    let tmux: Vec<&str> = tmux.lines().collect();
+    for (y, line) in tmux.iter().enumerate().take(12).skip(6) {
+        assert_eq!(fb.row_text(y), line.trim_end(), "row {y}");
+    }
+    assert_eq!(fb.row_text(8), "B");
+    assert_eq!(fb.row_text(10), "D");
+    let faint = fb.cell(Point { row: 11, col: 0 }).unwrap().rendition();
+    let strike = fb.cell(Point { row: 11, col: 6 }).unwrap().rendition();
+    assert!(faint.attrs.contains(moshkit_core::terminal::Attrs::FAINT));
+    assert!(
+        strike
+            .attrs
+            .contains(moshkit_core::terminal::Attrs::STRIKEOUT)
+    );
+}
+
+/// Erasing (EL, ECH), deleting or inserting from the right half of a wide character erases
+/// the whole character here, as xterm does (its `DamagedCells` widens the range to the
+/// character's first column) and as ghostty documents. tmux keeps the left half in its grid:
+/// the rows below then hold a two-column character whose second column is also a character,
+/// which tmux's own capture shows one column too wide (`a中|b` for a row `a`, `中`, `|`,
+/// `b` at columns 0..3). Every other row agrees with tmux.
+#[test]
+fn wide_erase_follows_xterm_where_tmux_keeps_the_left_half() {
+    let t = replay("wide-erase");
+    let fb = t.framebuffer();
+    let tmux = String::from_utf8(fixture("wide-erase", "txt")).unwrap();
+    let tmux: Vec<&str> = tmux.lines().collect();
+    let xterm_rule = [
+        (0, "a |"),
+        (1, "a |b"),
+        (3, "a |c"),
+        (4, "a | bc"),
+        (7, "a |  b"),
+    ];
+    for y in 0..24 {
+        let want = tmux.get(y).copied().unwrap_or("").trim_end();
+        match xterm_rule.iter().find(|(row, _)| *row == y) {
+            Some((_, ours)) => {
+                assert_eq!(fb.row_text(y), *ours, "row {y}");
+                assert_ne!(want, *ours, "row {y}: tmux now agrees, update the docs");
+                assert!(want.contains('中'), "row {y}: tmux kept the left half");
+            }
+            None => assert_eq!(fb.row_text(y), want, "row {y}"),
+        }
     }
 }
 

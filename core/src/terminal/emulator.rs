@@ -3,6 +3,7 @@
 use vte::{Params, Perform};
 
 use super::cell::{Attrs, Color, Rendition};
+use super::charset::Charset;
 use super::framebuffer::{Framebuffer, MouseEncoding, MouseMode, TITLE_PAYLOAD_LIMIT};
 use super::{CLIPBOARD_LIMIT, cell::push_decimal};
 
@@ -27,6 +28,13 @@ pub(crate) struct Performer<'a> {
 impl Performer<'_> {
     pub(crate) fn flush(&mut self) {
         if !self.pending.is_empty() {
+            // Every SCS/SI/SO flushes first, so all pending text is under one set.
+            let sets = *self.fb.charsets_mut();
+            if sets.maps() {
+                for c in self.pending.iter_mut() {
+                    *c = sets.map(*c);
+                }
+            }
             self.fb.print_str(self.pending);
             self.pending.clear();
         }
@@ -50,6 +58,12 @@ impl Performer<'_> {
                 self.fb.index();
             }
             0x0d => self.fb.carriage_return(),
+            // SO / SI: G1 / G0 into GL (an extension; upstream ignores both). Like every
+            // other C0 control here they end a pending wrap.
+            0x0e | 0x0f => {
+                self.fb.charsets_mut().shift(byte == 0x0e);
+                self.fb.clear_pending_wrap();
+            }
             _ => self.fb.clear_pending_wrap(),
         }
     }
@@ -359,6 +373,15 @@ impl Perform for Performer<'_> {
             ([], 'H' | 'f') => fb.cursor_to(param(p, 0, 1) - 1, param(p, 1, 1) - 1),
             ([], 'd') => fb.cursor_to_row(param(p, 0, 1) - 1),
             ([], 'G' | '`') => fb.cursor_to_col(param(p, 0, 1) - 1),
+            // CNL / CPL (an extension): CUD / CUU, then column 0.
+            ([], 'E') => {
+                fb.cursor_down(param(p, 0, 1));
+                fb.carriage_return();
+            }
+            ([], 'F') => {
+                fb.cursor_up(param(p, 0, 1));
+                fb.carriage_return();
+            }
             ([], 'J') => {
                 fb.erase_display(p.first().copied().unwrap_or(0));
                 fb.clear_pending_wrap();
@@ -472,6 +495,14 @@ impl Perform for Performer<'_> {
                 self.fb.clear_pending_wrap();
             }
             ([], 0x40..=0x5f) => self.c1(byte + 0x40),
+            // SCS into G0 / G1 (an extension; see `charset`).
+            ([slot @ (b'(' | b')')], _) => {
+                let slot = usize::from(*slot == b')');
+                self.fb
+                    .charsets_mut()
+                    .designate(slot, Charset::from_final(byte));
+                self.fb.clear_pending_wrap();
+            }
             _ => self.fb.clear_pending_wrap(),
         }
     }

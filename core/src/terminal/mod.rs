@@ -15,6 +15,7 @@
 //! ```
 
 mod cell;
+mod charset;
 mod emulator;
 mod framebuffer;
 mod input;

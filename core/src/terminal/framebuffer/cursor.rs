@@ -149,6 +149,7 @@ impl Framebuffer {
             rend: self.rend,
             autowrap: self.modes.autowrap,
             origin: self.modes.origin,
+            charsets: self.charsets,
         };
     }
     /// DECRC.
@@ -157,6 +158,7 @@ impl Framebuffer {
         self.rend = s.rend;
         self.modes.autowrap = s.autowrap;
         self.modes.origin = s.origin;
+        self.charsets = s.charsets;
         self.set_cursor(s.pos.row, s.pos.col);
     }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::cell::{
     Attrs, Cell, CellText, Color, FLAG_FALLBACK, FLAG_WIDE, INTERNED_BASE, Interner, Rendition, Row,
 };
+use super::charset::Charsets;
 use super::width::char_width;
 use super::{MAX_CELLS, MAX_HEIGHT, MAX_WIDTH, TerminalError};
 
@@ -148,6 +149,7 @@ pub(super) struct SavedCursor {
     pub(super) rend: Rendition,
     pub(super) autowrap: bool,
     pub(super) origin: bool,
+    pub(super) charsets: Charsets,
 }
 
 impl SavedCursor {
@@ -157,6 +159,7 @@ impl SavedCursor {
             rend: Rendition::default(),
             autowrap: true,
             origin: false,
+            charsets: Charsets::default(),
         }
     }
 }
@@ -194,6 +197,8 @@ pub struct Framebuffer {
     pub(super) rend: Rendition,
     pub(super) link: u16,
     pub(super) saved: SavedCursor,
+    /// G0/G1 designations and the shift state (not compared: only what they printed is).
+    pub(super) charsets: Charsets,
     pub(super) modes: Modes,
     pub(super) title: String,
     pub(super) icon_name: String,
@@ -264,6 +269,7 @@ impl Framebuffer {
             rend: Rendition::default(),
             link: 0,
             saved: SavedCursor::initial(),
+            charsets: Charsets::default(),
             modes: Modes::default(),
             title: String::new(),
             icon_name: String::new(),

@@ -66,6 +66,10 @@ impl Framebuffer {
     pub(crate) fn modes_mut(&mut self) -> &mut Modes {
         &mut self.modes
     }
+    /// G0/G1 designations and the shift state (SCS, SI/SO).
+    pub(crate) fn charsets_mut(&mut self) -> &mut super::super::charset::Charsets {
+        &mut self.charsets
+    }
     pub(crate) fn ring_bell(&mut self) {
         self.bell_count = self.bell_count.wrapping_add(1);
     }
@@ -98,6 +102,7 @@ impl Framebuffer {
         self.bottom = self.height - 1;
         self.rend = Rendition::default();
         self.saved = SavedCursor::initial();
+        self.charsets = Default::default();
     }
 
     /// RIS: everything but the bell counter, icon name and "title initialized".
