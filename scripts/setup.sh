@@ -9,7 +9,8 @@
 #
 # Parts (skip some with SETUP_SKIP="swift kotlin targets ..."; BINDINGS_SKIP's "swift"/"kotlin"
 # are honoured too, so a run that skips a step does not install its toolchain):
-#   apt      Debian packages: mosh (the upstream peers), tmux (terminal helper), openssh-server
+#   apt      Debian packages: mosh (the upstream peers), tmux (terminal helper), nano/vim/less
+#            (programs the typing benchmark drives), openssh-server
 #            and openssh-client (the ssh bootstrap tests run a private sshd on loopback), gcc/g++,
 #            pkg-config (C ABI tests), a JRE + libjna-java + npm (Kotlin), debootstrap (Swift)
 #   kotlin   npm's kotlin-compiler (kotlinc with kotlin-stdlib and kotlinx-coroutines in lib/)
@@ -31,6 +32,10 @@ t=$SECONDS
 want=()
 command -v mosh-server >/dev/null && command -v mosh-client >/dev/null || want+=(mosh)
 command -v tmux >/dev/null || want+=(tmux)
+# Real programs the typing benchmark drives (vim and less are on most machines already).
+command -v nano >/dev/null || want+=(nano)
+command -v vim >/dev/null || want+=(vim)
+command -v less >/dev/null || want+=(less)
 [ -x /usr/sbin/sshd ] || want+=(openssh-server)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || want+=(openssh-client)
 command -v gcc >/dev/null || want+=(gcc)

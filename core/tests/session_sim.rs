@@ -478,3 +478,54 @@ fn typing_after_leaving_an_editor_is_shown_at_once() {
     sim.run_for(5);
     assert_eq!(sim.screen()[0], "$ ls");
 }
+
+#[test]
+fn typing_after_a_command_key_that_is_not_echoed_is_placed_right_and_shown_after_one_round_trip() {
+    // vim's `i` is a printable key that switches mode instead of echoing: its guess is wrong.
+    // Upstream then predicts later keys from the server's cursor, which is still behind the
+    // keys in flight, so each guess lands one place off, is judged wrong in turn, and typing
+    // stays hidden while the user keeps typing. MoshKit predicts the keys in flight again from
+    // the screen that judged the guess (still hidden until one is echoed).
+    let mut instant = [0, 0];
+    for (i, extensions) in [true, false].into_iter().enumerate() {
+        let mut sim = slow_session(16, 500, extensions);
+        warm_up(&mut sim, 500);
+        sim.type_bytes(b"vi\r");
+        sim.run_for(2000);
+        assert_eq!(sim.screen()[1], "    println!(\"hello\");");
+        sim.type_bytes(b"i");
+        sim.run_for(150);
+        let text = "the quick brown fox jumps";
+        let mut typed = String::new();
+        let mut strays = Vec::new();
+        for ch in text.chars() {
+            sim.type_bytes(ch.to_string().as_bytes());
+            typed.push(ch);
+            sim.run_for(30);
+            let want = format!("    {typed}println!(\"hello\");");
+            if sim.screen()[1] == want {
+                instant[i] += 1;
+            }
+            for _ in 0..120 {
+                sim.run_for(1);
+                let (client, host) = (sim.screen()[1].clone(), sim.host_screen()[1].clone());
+                // Every row shown is one the host had or will have: a prefix of the text.
+                let ok = (0..=text.len())
+                    .any(|n| client == format!("    {}println!(\"hello\");", &text[..n]));
+                if !ok {
+                    strays.push((client, host));
+                }
+            }
+        }
+        sim.run_for(3000);
+        assert_eq!(sim.screen()[1], format!("    {text}println!(\"hello\");"));
+        assert_eq!(sim.screen()[23], "-- INSERT --");
+        if extensions {
+            assert!(strays.is_empty(), "{strays:?}");
+        }
+    }
+    // 25 keys at 150 ms: those typed until the first of them is echoed (the wrong guess is
+    // judged after one round trip, the next echo a key later) wait; the rest are instant.
+    assert!(instant[0] >= 17, "with the extensions: {instant:?}");
+    assert!(instant[1] * 3 < instant[0], "upstream's rules: {instant:?}");
+}

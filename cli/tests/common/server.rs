@@ -36,12 +36,24 @@ impl Server {
 
     /// As [`Server::start`], with extra environment variables for the server.
     pub fn start_with_env(which: Impl, home: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        Self::start_program(which, home, env, &["/bin/sh"])
+    }
+
+    /// As [`Server::start_with_env`], running `command` (program and arguments) in the
+    /// session instead of `/bin/sh`.
+    pub fn start_program(
+        which: Impl,
+        home: &std::path::Path,
+        env: &[(&str, &str)],
+        command: &[&str],
+    ) -> Server {
         let program = match which {
             Impl::MoshKit => MOSHKIT_SERVER,
             Impl::Upstream => "mosh-server",
         };
         let out = Command::new(program)
-            .args(["new", "-i", "127.0.0.1", "--", "/bin/sh"])
+            .args(["new", "-i", "127.0.0.1", "--"])
+            .args(command)
             .env("LANG", "C.UTF-8")
             .env("PS1", "$ ")
             .env("HOME", home)

@@ -51,6 +51,10 @@ pub struct PredictionEngine<R> {
     pub(super) replay: Vec<(u64, Instant, u8)>,
     /// More than [`REPLAY_MAX`] bytes were typed since the newest unpredictable key.
     pub(super) replay_overflow: bool,
+    /// The newest typed bytes (at most [`REPLAY_MAX`]), each with the state that carries it
+    /// and when it was typed: after a wrong guess drops the predictions, the keys the server
+    /// has not processed yet are predicted again from the screen that judged it.
+    pub(super) recent: std::collections::VecDeque<(u64, Instant, u8)>,
     /// Up/Down have been seen to move the cursor one row, as in an editor: they stay in the
     /// current epoch. Forgotten at any other unpredictable key and at every reset.
     pub(super) vertical_learned: bool,
@@ -92,6 +96,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             stale_epoch: 0,
             replay: Vec::new(),
             replay_overflow: false,
+            recent: std::collections::VecDeque::new(),
             vertical_learned: false,
             vertical_chain: None,
             goal_col: None,
@@ -256,6 +261,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         }
         if bytes.len() > PASTE_THRESHOLD {
             self.reset();
+            self.recent.clear();
             return;
         }
         for &b in bytes {
@@ -279,6 +285,13 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             byte
         };
         self.last_byte = byte;
+        if self.extensions {
+            if self.recent.len() >= REPLAY_MAX {
+                self.recent.pop_front();
+            }
+            self.recent
+                .push_back((self.local_frame_sent + 1, now, byte));
+        }
         if (self.screen_stale() || !self.replay.is_empty()) && !self.replay_overflow {
             if self.replay.len() < REPLAY_MAX {
                 self.replay.push((self.local_frame_sent + 1, now, byte));

@@ -40,6 +40,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         if size != self.last_size {
             self.last_size = size;
             self.reset();
+            self.recent.clear();
         }
         if self.send_interval > SRTT_TRIGGER_HIGH {
             self.srtt_trigger = true;
@@ -76,8 +77,10 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                             self.reset_cell(row, j);
                         } else if tentative {
                             self.kill_epoch(epoch, s, now);
+                            self.repredict_in_flight(s);
                         } else {
                             self.reset();
+                            self.repredict_in_flight(s);
                             return;
                         }
                     }
@@ -144,6 +147,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                 self.cursors.clear();
             } else {
                 self.reset();
+                self.repredict_in_flight(s);
                 return;
             }
         }
@@ -178,6 +182,38 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
                 continue;
             }
             // Predictions expire at the state that carried the key, as when it was typed.
+            self.local_frame_sent = frame - 1;
+            for action in actions.0 {
+                self.handle_action(action, s, time);
+            }
+        }
+        self.local_frame_sent = sent;
+    }
+
+    /// A wrong guess dropped predictions: the keys typed after it that the server had not
+    /// received when it drew this screen are predicted again from it, in the new (hidden)
+    /// epoch, so that their places account for one another (MoshKit's addition). Upstream
+    /// predicts only the keys typed from now on, from the server's cursor, which is still
+    /// behind the keys in flight: in an editor whose first key is a command (vim's `i`) every
+    /// later guess then lands one place off, is judged wrong in turn, and typing stays hidden
+    /// until the user pauses. Nothing becomes visible sooner: the epoch is shown only once the
+    /// server echoes one of its guesses, as for any new epoch.
+    pub(super) fn repredict_in_flight<S: Screen<Rendition = R>>(&mut self, s: &S) {
+        if !self.extensions || self.preference == DisplayPreference::Experimental {
+            return;
+        }
+        let late = self.local_frame_late_acked.max(self.screen_acked);
+        let Some(start) = self.recent.iter().position(|&(frame, _, _)| frame > late) else {
+            return;
+        };
+        let keys: Vec<(u64, Instant, u8)> = self.recent.iter().skip(start).copied().collect();
+        let sent = self.local_frame_sent;
+        // The log entries from `start` on begin with a complete key (a key travels in one
+        // state), so a fresh parser is in step with them.
+        let mut parser = InputParser(vte::Parser::new());
+        for (frame, time, byte) in keys {
+            let mut actions = Actions::default();
+            parser.0.advance(&mut actions, &[byte]);
             self.local_frame_sent = frame - 1;
             for action in actions.0 {
                 self.handle_action(action, s, time);

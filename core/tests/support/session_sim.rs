@@ -18,13 +18,17 @@ use super::netsim::{Link, Network};
 
 /// A tiny full-screen editor (the `edit` command): insert mode only, arrows move (Up/Down keep
 /// a goal column across shorter lines, as vi, nano and emacs do), Enter splits the line and
-/// redraws, Ctrl-X quits.
+/// redraws, Ctrl-X quits. The `vi` command opens it in a normal mode where typed keys are
+/// commands and nothing is echoed: `i` shows `-- INSERT --` on the last row and starts
+/// inserting (as vim does).
 #[derive(Debug, Default)]
 pub struct Editor {
     lines: Vec<Vec<char>>,
     row: usize,
     col: usize,
     goal: Option<usize>,
+    /// `Some(false)` in vi's normal mode, `Some(true)` inserting, `None` for `edit`.
+    modal: Option<bool>,
 }
 
 impl Editor {
@@ -38,6 +42,7 @@ impl Editor {
             row: 1,
             col: 4,
             goal: None,
+            modal: None,
         };
         let out = e.redraw();
         (e, out)
@@ -58,6 +63,21 @@ impl Editor {
     /// Returns the output, and whether the editor quit.
     fn key(&mut self, key: &[u8]) -> (String, bool) {
         let mut out = String::new();
+        if self.modal == Some(false) {
+            match key {
+                [0x18] => return (String::new(), true),
+                [b'i'] => {
+                    self.modal = Some(true);
+                    out.push_str(&format!(
+                        "\x1b[24;1H-- INSERT --\x1b[{};{}H",
+                        self.row + 1,
+                        self.col + 1
+                    ));
+                }
+                _ => {}
+            }
+            return (out, false);
+        }
         let vertical = matches!(key, [0x1b, _, b'A' | b'B']);
         let goal = if vertical {
             *self.goal.get_or_insert(self.col)
@@ -196,8 +216,11 @@ impl FakeShell {
                     if self.password {
                         self.password = false;
                         out.push_str("authenticated\r\n");
-                    } else if cmd == "edit" {
-                        let (editor, text) = Editor::open();
+                    } else if cmd == "edit" || cmd == "vi" {
+                        let (mut editor, text) = Editor::open();
+                        if cmd == "vi" {
+                            editor.modal = Some(false);
+                        }
                         self.editor = Some(editor);
                         out.push_str(&text);
                         self.commands.push(cmd);
