@@ -529,3 +529,98 @@ fn typing_after_a_command_key_that_is_not_echoed_is_placed_right_and_shown_after
     assert!(instant[0] >= 17, "with the extensions: {instant:?}");
     assert!(instant[1] * 3 < instant[0], "upstream's rules: {instant:?}");
 }
+
+#[test]
+fn a_paste_at_a_confirmed_prompt_is_shown_at_once_and_nowhere_else() {
+    let rtt = 500;
+    for extensions in [true, false] {
+        let mut sim = slow_session(17, rtt, extensions);
+        warm_up(&mut sim, rtt);
+        sim.type_bytes(b"echo hi\r");
+        sim.run_for(2000);
+        // One line that wraps onto the blank row below.
+        let text = format!("echo {}", "p".repeat(100));
+        let t = sim.t();
+        sim.client.paste(t, &text);
+        sim.run_for(5);
+        let shown =
+            sim.screen()[2] == format!("$ {}", &text[..78]) && sim.screen()[3] == text[78..];
+        assert_eq!(
+            shown,
+            extensions,
+            "extensions {extensions}: {:?}",
+            &sim.screen()[2..4]
+        );
+        sim.run_for(2000);
+        assert_eq!(sim.screen()[2], format!("$ {}", &text[..78]));
+        assert_eq!(sim.screen()[3], text[78..]);
+        if !extensions {
+            continue;
+        }
+        sim.type_bytes(b"\r");
+        sim.run_for(2000);
+        // Several lines (a paste that runs commands) are not predicted.
+        let t = sim.t();
+        sim.client.paste(t, "echo one\recho two");
+        sim.run_for(5);
+        assert_eq!(
+            sim.screen()[6],
+            "$",
+            "a multi-line paste is not shown early"
+        );
+        sim.run_for(2000);
+        sim.type_bytes(b"\rsudo\r");
+        sim.run_for(2000);
+        let row = sim.screen().iter().rposition(|r| r == "Password:").unwrap();
+        let t = sim.t();
+        sim.client.paste(t, "hunter2-a-long-password");
+        for _ in 0..700 {
+            sim.run_for(1);
+            assert_eq!(
+                sim.screen()[row],
+                "Password:",
+                "never shown at a password prompt"
+            );
+        }
+    }
+}
+
+#[test]
+fn typing_right_after_output_arrives_never_moves_the_cursor_off_its_row() {
+    // A command's output arrives; the user starts typing at once. From the moment the output
+    // first shows, the cursor is drawn on the row where the new line is typed (the new prompt),
+    // never on a row an earlier guess left behind.
+    for seed in 0..6 {
+        let rtt = 500;
+        let mut sim = slow_session(30 + seed, rtt, true);
+        warm_up(&mut sim, rtt);
+        sim.type_bytes(b"echo out\r");
+        let mut appeared = None;
+        let mut rows = Vec::new();
+        for ms in 0..4000u64 {
+            sim.run_for(1);
+            let screen = sim.screen();
+            if appeared.is_none() && screen[1] == "out" {
+                appeared = Some(ms);
+            }
+            if let Some(at) = appeared {
+                // Keys typed quickly from 20 ms after the output showed.
+                let k = ms - at;
+                if k >= 20 && k < 20 + 5 * (90 + seed) && (k - 20) % (90 + seed) == 0 {
+                    sim.type_bytes(b"x");
+                }
+                let now = sim.t();
+                let cursor = sim.client.display_frame(now).cursor();
+                rows.push((ms, cursor.row, screen[2].clone()));
+            }
+        }
+        assert!(appeared.is_some(), "seed {seed}: no output");
+        assert_eq!(sim.screen()[2], "$ xxxxx", "seed {seed}");
+        let off: Vec<_> = rows.iter().filter(|(_, row, _)| *row != 2).collect();
+        assert!(
+            off.is_empty(),
+            "seed {seed}: cursor off row 2: {:?}",
+            &off[..off.len().min(5)]
+        );
+    }
+}

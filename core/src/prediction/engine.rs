@@ -260,12 +260,26 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             return;
         }
         if bytes.len() > PASTE_THRESHOLD {
-            self.reset();
-            self.recent.clear();
+            self.new_paste(bytes, s, now);
             return;
         }
         for &b in bytes {
             self.new_user_byte(b, s, now);
+        }
+    }
+
+    /// Feed a paste (the bytes sent, bracketed or not): predicted at a confirmed prompt when
+    /// the extensions are on (see `predict_paste`), otherwise everything is reset and nothing
+    /// is predicted, as upstream does for any read over [`PASTE_THRESHOLD`] bytes.
+    pub fn new_paste<S: Screen<Rendition = R>>(&mut self, bytes: &[u8], s: &S, now: Instant) {
+        if self.preference == DisplayPreference::Never {
+            return;
+        }
+        self.cull(s, now);
+        // A paste is not replayed after a wrong guess: it has no place in the key log.
+        self.recent.clear();
+        if !self.predict_paste(bytes, s, now) {
+            self.reset();
         }
     }
 

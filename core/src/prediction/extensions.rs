@@ -1,6 +1,6 @@
 //! MoshKit's additions to upstream's rules (on with `set_extensions`; docs/prediction.md argues
-//! each one's safety): learned prompts and shell-prompt recognition, and Up/Down with a goal
-//! column.
+//! each one's safety): learned prompts and shell-prompt recognition, Up/Down with a goal
+//! column, and a paste at a confirmed prompt.
 
 use std::fmt;
 use std::time::Instant;
@@ -21,6 +21,69 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             return None;
         }
         Some((0..col).map(|c| s.glyph(row, c)).collect())
+    }
+
+    /// A paste at a confirmed prompt is predicted like typing (MoshKit's addition; upstream
+    /// predicts no read over [`PASTE_THRESHOLD`] bytes). `bytes` is what goes to the server,
+    /// with or without bracketed-paste markers. Predicted only when nothing else is: the
+    /// cursor is where the server's is, after a learned or shell prompt with nothing after it,
+    /// the server has processed all earlier input, the text is one line of printable,
+    /// single-width characters, and it fits on the screen without scrolling (rows it wraps
+    /// onto are blank and above the last row). Anything else resets, as upstream.
+    pub(super) fn predict_paste<S: Screen<Rendition = R>>(
+        &mut self,
+        bytes: &[u8],
+        s: &S,
+        now: Instant,
+    ) -> bool {
+        if !self.extensions || self.preference == DisplayPreference::Experimental {
+            return false;
+        }
+        let body = bytes.strip_prefix(PASTE_START_MARKER).unwrap_or(bytes);
+        let body = body.strip_suffix(PASTE_END_MARKER).unwrap_or(body);
+        let Ok(text) = std::str::from_utf8(body) else {
+            return false;
+        };
+        if text.is_empty()
+            || text.len() > REPLAY_MAX
+            || !text
+                .chars()
+                .all(|c| !c.is_control() && crate::terminal::char_width(c) == Some(1))
+        {
+            return false;
+        }
+        if self.active() || self.local_frame_late_acked < self.last_input_frame {
+            return false;
+        }
+        let (row, col) = s.cursor();
+        let Some(prompt) = Self::prompt_at(s, row, col) else {
+            return false;
+        };
+        if !(self.learned_prompts.contains(&prompt) || shell_prompt(&prompt)) {
+            return false;
+        }
+        let cols = s.cols();
+        let n = text.chars().count();
+        // Rows the text continues on (a character in the last column wraps the cursor).
+        let extra_rows = (col + n) / cols;
+        if extra_rows > 0
+            && (row + extra_rows >= s.rows().saturating_sub(1)
+                || (row + 1..=row + extra_rows)
+                    .any(|r| (0..cols).any(|c| s.glyph(r, c) != Glyph::Blank)))
+        {
+            return false;
+        }
+        for ch in text.chars() {
+            let wraps = self.cursors.last().is_some_and(|c| c.col + 1 >= cols);
+            self.handle_action(input::Action::Print(ch), s, now);
+            if wraps {
+                // The last column starts a hidden epoch (upstream); the paste continues on the
+                // blank row below as the application's line wraps, so it stays shown.
+                self.confirmed_epoch = self.confirmed_epoch.max(self.prediction_epoch);
+            }
+        }
+        self.last_input_frame = self.local_frame_sent + 1;
+        true
     }
 
     /// Prompt learning, before the first character predicted on a line started from the

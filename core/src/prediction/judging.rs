@@ -234,9 +234,22 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         if !self.displaying() {
             return overlay;
         }
+        // The screen was sent after the server received an unpredictable key it has not
+        // echo-acked yet: it shows that key's effect (an editor opened, a command's output), so
+        // guesses from before the key are not drawn over it (MoshKit's addition; they are
+        // judged as usual). That includes the cursor: a cursor guessed on the command line
+        // before Enter is not drawn over the output that followed it (the cursor would sit
+        // on an old row, then jump to the new prompt).
+        let superseded_before =
+            if self.screen_stale() && self.screen_acked >= self.stale_until_frame {
+                self.stale_epoch
+            } else {
+                0
+            };
         for c in &self.cursors {
             if c.active
                 && c.tentative_until_epoch <= self.confirmed_epoch
+                && c.tentative_until_epoch >= superseded_before
                 && c.row < s.rows()
                 && c.col < s.cols()
             {
@@ -244,15 +257,6 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             }
         }
         let cols = s.cols();
-        // The screen was sent after the server received an unpredictable key it has not
-        // echo-acked yet: it shows that key's effect (an editor opened), so guesses from before
-        // the key are not drawn over it (MoshKit's addition; they are judged as usual).
-        let superseded_before =
-            if self.screen_stale() && self.screen_acked >= self.stale_until_frame {
-                self.stale_epoch
-            } else {
-                0
-            };
         for (&row, cells) in &self.rows {
             if row >= s.rows() {
                 continue;

@@ -49,6 +49,10 @@ pub const GLITCH_REPAIR_MININTERVAL: Duration = Duration::from_millis(150);
 pub const GLITCH_FLAG_THRESHOLD: Duration = Duration::from_millis(5000);
 /// A single read of more than this many bytes is a paste and is not predicted.
 pub const PASTE_THRESHOLD: usize = 100;
+/// Bracketed-paste start marker (`CSI 200 ~`).
+pub(crate) const PASTE_START_MARKER: &[u8] = b"\x1b[200~";
+/// Bracketed-paste end marker (`CSI 201 ~`).
+pub(crate) const PASTE_END_MARKER: &[u8] = b"\x1b[201~";
 /// How often timing triggers are re-evaluated while predictions are outstanding.
 pub const PREDICTION_TICK: Duration = Duration::from_millis(50);
 /// Send interval assumed before the transport reports one (`SEND_INTERVAL_MAX`).

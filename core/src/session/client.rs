@@ -28,9 +28,9 @@ pub(super) const RESTORE_SEQ_FLOOR_MAX: u64 = 1 << 62;
 /// Default of [`ClientConfig::scrollback_prefetch`].
 pub const DEFAULT_SCROLLBACK_PREFETCH: usize = 500;
 /// Bracketed-paste start marker, sent around pastes when the application enabled mode 2004.
-pub const PASTE_START: &[u8] = b"\x1b[200~";
+pub const PASTE_START: &[u8] = crate::prediction::PASTE_START_MARKER;
 /// Bracketed-paste end marker.
-pub const PASTE_END: &[u8] = b"\x1b[201~";
+pub const PASTE_END: &[u8] = crate::prediction::PASTE_END_MARKER;
 
 /// How a client session behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,8 +388,9 @@ impl ClientSession {
         self.events.push_back(ClientEvent::ScreenChanged);
     }
 
-    /// Paste text: never predicted; wrapped in bracketed-paste markers when the application
-    /// asked for them (mode 2004).
+    /// Paste text, wrapped in bracketed-paste markers when the application asked for them
+    /// (mode 2004). Predicted only at a confirmed prompt (one line that fits, see
+    /// `docs/prediction.md`); otherwise nothing is predicted.
     pub fn paste(&mut self, now: Instant, text: &str) {
         if self.closed.is_some() || text.is_empty() {
             return;
@@ -404,10 +405,13 @@ impl ClientSession {
         if bracketed {
             bytes.extend_from_slice(PASTE_END);
         }
-        self.prediction.reset();
+        self.sync_prediction();
+        let fb = self.conn.remote_state().1.framebuffer().clone();
+        self.prediction.new_paste(&bytes, &fb, now);
         self.conn.modify_local(now, |s| {
             s.push_bytes(&bytes);
         });
+        self.events.push_back(ClientEvent::ScreenChanged);
     }
 
     /// The window changed size.
