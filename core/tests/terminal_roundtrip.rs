@@ -365,3 +365,31 @@ fn no_titles_without_the_capability() {
     );
     assert!(String::from_utf8_lossy(&out).contains("\x1b]0;hello\x07"));
 }
+
+/// Found by the `display_roundtrip` fuzz target (its crash input, shortened): an OSC 8 cut
+/// short by CAN is dispatched with a URI of only a DEL; stripping controls left the link
+/// `;`, kept on the cells but re-sent by the differ as `8;;`, which ends a link. A URI of
+/// only control characters now ends the link on the host too.
+#[test]
+fn fuzz_display_roundtrip_crash_ed572455() {
+    let data: &[u8] = &[
+        0x1b, 0xa8, 0xac, 0x7a, 0xa8, 0x1b, 0x5d, 0xc, 0x0, 0x38, 0x3b, 0x3b, 0x7f, 0x18, 0x7f,
+        0x3b, 0x33, 0x0, 0xe8, 0x0, 0xb, 0x0, 0x1b, 0x5b, 0xb9, 0x32, 0x36, 0x0, 0x40, 0x0, 0x31,
+    ];
+    let mut host = Terminal::new(32, 1).unwrap();
+    host.feed(data);
+    let mut replica = Terminal::new(32, 1).unwrap();
+    let caps = moshkit_core::display::DisplayCaps {
+        ech: true,
+        bce: true,
+        titles: true,
+    };
+    let diff = moshkit_core::display::new_frame_with(
+        caps,
+        false,
+        replica.framebuffer(),
+        host.framebuffer(),
+    );
+    replica.feed(&diff);
+    assert_same(replica.framebuffer(), host.framebuffer(), &diff);
+}

@@ -296,14 +296,17 @@ impl Perform for Performer<'_> {
             }
             // OSC 8 ; params ; uri — an extension (upstream ignores it).
             b"8" if params.len() >= 3 => {
-                let uri = join(params, 2);
+                // Control characters are stripped first: a URI of only controls is no URI
+                // (else the link would be kept but re-sent as `8;;`, which ends a link).
+                let mut uri = String::from_utf8_lossy(&join(params, 2)).into_owned();
+                uri.retain(|c| !c.is_control());
                 if uri.is_empty() {
                     self.fb.set_hyperlink(None);
                 } else {
                     let mut text = String::from_utf8_lossy(params[1]).into_owned();
-                    text.push(';');
-                    text.push_str(&String::from_utf8_lossy(&uri));
                     text.retain(|c| !c.is_control());
+                    text.push(';');
+                    text.push_str(&uri);
                     if text.len() <= MAX_LINK_BYTES {
                         self.fb.set_hyperlink(Some(&text));
                     }
