@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Test the foreign-language bindings of moshkit-ffi end to end:
 #   rust      cargo test -p moshkit-ffi (the C ABI called from Rust, handles, log routing)
+#   rust-asan the C-API tests of moshkit-ffi (C ABI, handles, strings, sessions, scrollback)
+#             built with AddressSanitizer (stable rustc with RUSTC_BOOTSTRAP=1 for -Zsanitizer;
+#             UB on the Rust side is Miri's job: docs/testing.md)
 #   fresh     cargo xtask check (include/moshkit.h and bindings/{kotlin,swift} are up to date)
 #   headers   include/moshkit.h compiles as C11 and C++17; uniffi's MoshKitFFI.h as C11
 #   c-static  ffi/examples/keys.c linked against libmoshkit.a, run
@@ -123,6 +126,14 @@ c_shared() {
   "$WORK/keys-shared"
 }
 
+rust_asan() {
+  # Only the target crates are instrumented (--target keeps RUSTFLAGS off build scripts and
+  # proc macros); the live session test is left to the plain run.
+  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
+    cargo test --locked -p moshkit-ffi --lib --target "$(rustc -vV | sed -n 's/^host: //p')" \
+    -- c_api c_session c_scrollback c_screen handles cstr
+}
+
 c_asan() {
   ensure_c_tools
   # AddressSanitizer + UBSan on the C side; ASan also intercepts the library's memcpy into
@@ -217,7 +228,7 @@ staticlib() {
   ls -l "$CARGO_TARGET_DIR/$target/release/libmoshkit.a"
 }
 
-export -f apt_install ensure_c_tools ensure_mosh_server ensure_kotlin linked_against_build rust_tests fresh headers \
+export -f apt_install ensure_c_tools ensure_mosh_server ensure_kotlin linked_against_build rust_tests rust_asan fresh headers \
   c_static c_shared c_asan c_session_static c_session_shared c_session_asan kotlin swift packaging \
   staticlib
 export ROOT_DIR WORK DEBUG_DIR SUDO APT_UPDATED
@@ -230,6 +241,7 @@ if ! bash scripts/setup.sh >"$LOGDIR/setup.log" 2>&1; then
 fi
 tail -n 1 "$LOGDIR/setup.log"
 step rust 1200 rust_tests
+step rust-asan 1200 rust_asan
 step fresh 900 fresh
 if [ ! -f "$DEBUG_DIR/libmoshkit.so" ] || [ ! -f "$DEBUG_DIR/libmoshkit.a" ]; then
   # `fresh` was skipped or failed early: build the libraries the programs link against.
