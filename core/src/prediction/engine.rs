@@ -275,12 +275,15 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         if self.preference == DisplayPreference::Never {
             return;
         }
-        self.cull(s, now);
         // A paste is not replayed after a wrong guess: it has no place in the key log.
         self.recent.clear();
-        if !self.predict_paste(bytes, s, now) {
-            self.reset();
+        if self.extensions {
+            self.cull(s, now);
+            if self.predict_paste(bytes, s, now) {
+                return;
+            }
         }
+        self.reset();
     }
 
     /// Feed one byte the user typed.
