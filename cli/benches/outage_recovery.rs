@@ -21,10 +21,9 @@ mod tmux;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use moshkit_cli::relay::{Impairment, spawn_relay};
-use server::{Impl, Server, scratch_dir};
+use server::{Impl, Server, client_pane, scratch_dir};
 use tmux::Tmux;
 
-const MOSHKIT_CLIENT: &str = env!("CARGO_BIN_EXE_moshkit-client");
 const OUTAGE: Duration = Duration::from_secs(20);
 
 fn wall_ms() -> u64 {
@@ -50,17 +49,14 @@ fn run(client: Impl, server: Impl) -> (u64, u64, Option<u64>) {
     let home = scratch_dir("outage");
     let srv = Server::start(server, &home);
     let relay = spawn_relay(srv.addr(), Impairment::default()).expect("relay");
-    let program = match client {
-        Impl::MoshKit => MOSHKIT_CLIENT,
-        Impl::Upstream => "mosh-client",
-    };
     let tmux = Tmux::new(
         80,
         24,
-        &format!(
-            "env MOSH_KEY={} LANG=C.UTF-8 TERM=xterm MOSH_PREDICTION_DISPLAY=never {program} 127.0.0.1 {}; sleep 120",
-            srv.key,
-            relay.addr().port()
+        &client_pane(
+            client,
+            &srv.key,
+            relay.addr().port(),
+            "MOSH_PREDICTION_DISPLAY=never",
         ),
     );
     tmux.wait_text("$", Duration::from_secs(15));

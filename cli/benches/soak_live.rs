@@ -24,10 +24,9 @@ mod tmux;
 use std::time::{Duration, Instant};
 
 use moshkit_cli::relay::{Impairment, RelayHandle, spawn_relay};
-use server::{Impl, Server, scratch_dir};
+use server::{Impl, Server, client_pane, scratch_dir};
 use tmux::Tmux;
 
-const MOSHKIT_CLIENT: &str = env!("CARGO_BIN_EXE_moshkit-client");
 const WARM_UP: Duration = Duration::from_secs(60);
 const BLACKOUT_EVERY: u64 = 60;
 const BLACKOUT_FOR: u64 = 12;
@@ -116,18 +115,10 @@ fn start(label: &'static str, client: Impl, server: Impl) -> Session {
         },
     )
     .expect("relay");
-    let program = match client {
-        Impl::MoshKit => MOSHKIT_CLIENT,
-        Impl::Upstream => "mosh-client",
-    };
     let tmux = Tmux::new(
         80,
         24,
-        &format!(
-            "env MOSH_KEY={} LANG=C.UTF-8 TERM=xterm {program} 127.0.0.1 {}; sleep 600",
-            srv.key,
-            relay.addr().port()
-        ),
+        &client_pane(client, &srv.key, relay.addr().port(), ""),
     );
     tmux.wait_text("$", Duration::from_secs(20));
     let name = if client == Impl::MoshKit {

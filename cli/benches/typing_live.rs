@@ -40,10 +40,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use moshkit_cli::relay::{Impairment, spawn_relay};
-use server::{Impl, Server, scratch_dir};
+use server::{Impl, Server, client_pane, scratch_dir};
 use tmux::Tmux;
 
-const MOSHKIT_CLIENT: &str = env!("CARGO_BIN_EXE_moshkit-client");
 const COLS: usize = 80;
 const ROWS: usize = 24;
 /// A key is "instant" when shown within this.
@@ -275,7 +274,7 @@ fn session(
 ) -> (Server, Option<moshkit_cli::relay::RelayHandle>, Tmux) {
     let command: Vec<&str> = p.command.iter().map(String::as_str).collect();
     let srv = Server::start_program(server, home, &p.env, &command);
-    let (relay, port, program, prediction) = match client {
+    let (relay, port, client, prediction) = match client {
         Some(c) => {
             let relay = spawn_relay(
                 srv.addr(),
@@ -287,20 +286,18 @@ fn session(
             )
             .expect("relay");
             let port = relay.addr().port();
-            let program = match c {
-                Impl::MoshKit => MOSHKIT_CLIENT,
-                Impl::Upstream => "mosh-client",
-            };
-            (Some(relay), port, program, "adaptive")
+            (Some(relay), port, c, "adaptive")
         }
-        None => (None, srv.port, "mosh-client", "never"),
+        None => (None, srv.port, Impl::Upstream, "never"),
     };
     let tmux = Tmux::new(
         COLS as u16,
         ROWS as u16,
-        &format!(
-            "env MOSH_KEY={} LANG=C.UTF-8 TERM=xterm MOSH_PREDICTION_DISPLAY={prediction} {program} 127.0.0.1 {port}; sleep 600",
-            srv.key
+        &client_pane(
+            client,
+            &srv.key,
+            port,
+            &format!("MOSH_PREDICTION_DISPLAY={prediction}"),
         ),
     );
     wait_ready(&tmux, p.ready);

@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 
 /// The `moshkit-server` binary of this build.
 pub const MOSHKIT_SERVER: &str = env!("CARGO_BIN_EXE_moshkit-server");
+/// The `moshkit-client` binary of this build.
+pub const MOSHKIT_CLIENT: &str = env!("CARGO_BIN_EXE_moshkit-client");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Impl {
@@ -14,6 +16,25 @@ pub enum Impl {
     MoshKit,
     /// Debian's mosh 1.4.
     Upstream,
+}
+
+impl Impl {
+    /// This implementation's client program.
+    pub fn client_program(self) -> &'static str {
+        match self {
+            Impl::MoshKit => MOSHKIT_CLIENT,
+            Impl::Upstream => "mosh-client",
+        }
+    }
+}
+
+/// A tmux pane command: `client` connecting to 127.0.0.1:`port` with `key` and the extra
+/// environment `env` (`NAME=value ...`), the pane staying open after it exits.
+pub fn client_pane(client: Impl, key: &str, port: u16, env: &str) -> String {
+    format!(
+        "env MOSH_KEY={key} LANG=C.UTF-8 TERM=xterm {env} {} 127.0.0.1 {port}; sleep 600",
+        client.client_program()
+    )
 }
 
 pub fn scratch_dir(name: &str) -> PathBuf {
