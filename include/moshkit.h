@@ -908,8 +908,8 @@ MoshkitStatus moshkit_session_save_state(const MoshkitSession *session, uint8_t 
 MoshkitStatus moshkit_session_send_input(const MoshkitSession *session, const uint8_t *bytes, size_t len);
 
 /**
- * Pastes `text` (NUL-terminated UTF-8; never predicted, bracketed when the remote application
- * asked for it). Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_UTF8, _INVALID_HANDLE,
+ * Pastes `text` (NUL-terminated UTF-8; bracketed when the remote application asked for it;
+ * shown at once only at a confirmed prompt, as one line that fits, else not predicted). Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_UTF8, _INVALID_HANDLE,
  * _CLOSED.
  *
  * # Safety

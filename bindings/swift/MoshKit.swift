@@ -891,7 +891,8 @@ public protocol MoshSessionProtocol: AnyObject, Sendable {
     func networkChanged() throws 
     
     /**
-     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     * Pastes text (bracketed when the remote application asked for it; shown at once only at
+     * a confirmed prompt, as one line that fits, else not predicted).
      */
     func paste(text: String) throws 
     
@@ -1118,7 +1119,8 @@ open func networkChanged()throws   {try rustCallWithError(FfiConverterTypeMoshKi
 }
     
     /**
-     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     * Pastes text (bracketed when the remote application asked for it; shown at once only at
+     * a confirmed prompt, as one line that fits, else not predicted).
      */
 open func paste(text: String)throws   {try rustCallWithError(FfiConverterTypeMoshKitError_lift) {
         uniffiCallStatus in
@@ -4070,7 +4072,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_moshkit_checksum_method_moshsession_network_changed() != 36842) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_moshkit_checksum_method_moshsession_paste() != 60372) {
+    if (uniffi_moshkit_checksum_method_moshsession_paste() != 40084) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_moshkit_checksum_method_moshsession_pause() != 50141) {

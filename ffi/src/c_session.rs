@@ -518,8 +518,8 @@ pub unsafe extern "C" fn moshkit_session_send_input(
     with_session(session, |s| s.send_input(data))
 }
 
-/// Pastes `text` (NUL-terminated UTF-8; never predicted, bracketed when the remote application
-/// asked for it). Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_UTF8, _INVALID_HANDLE,
+/// Pastes `text` (NUL-terminated UTF-8; bracketed when the remote application asked for it;
+/// shown at once only at a confirmed prompt, as one line that fits, else not predicted). Returns MOSHKIT_STATUS_OK, _NULL_POINTER, _INVALID_UTF8, _INVALID_HANDLE,
 /// _CLOSED.
 ///
 /// # Safety

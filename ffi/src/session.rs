@@ -631,7 +631,8 @@ impl MoshSession {
         self.input(|s, now| s.send_input(now, &bytes))
     }
 
-    /// Pastes text (never predicted; bracketed when the remote application asked for it).
+    /// Pastes text (bracketed when the remote application asked for it; shown at once only at
+    /// a confirmed prompt, as one line that fits, else not predicted).
     pub fn paste(&self, text: String) -> Result<(), MoshKitError> {
         self.input(|s, now| s.paste(now, &text))
     }

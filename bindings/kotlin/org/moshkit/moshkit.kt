@@ -1111,7 +1111,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_moshkit_checksum_method_moshsession_network_changed() and 0xFFFF) != 36842) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_moshkit_checksum_method_moshsession_paste() and 0xFFFF) != 60372) {
+    if ((lib.uniffi_moshkit_checksum_method_moshsession_paste() and 0xFFFF) != 40084) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_moshkit_checksum_method_moshsession_pause() and 0xFFFF) != 50141) {
@@ -2092,7 +2092,8 @@ public interface MoshSessionInterface {
     fun `networkChanged`()
     
     /**
-     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     * Pastes text (bracketed when the remote application asked for it; shown at once only at
+     * a confirmed prompt, as one line that fits, else not predicted).
      */
     fun `paste`(`text`: kotlin.String)
     
@@ -2343,7 +2344,8 @@ open class MoshSession: Disposable, AutoCloseable, MoshSessionInterface
 
     
     /**
-     * Pastes text (never predicted; bracketed when the remote application asked for it).
+     * Pastes text (bracketed when the remote application asked for it; shown at once only at
+     * a confirmed prompt, as one line that fits, else not predicted).
      */
     @Throws(MoshKitException::class)override fun `paste`(`text`: kotlin.String)
         = 
