@@ -36,7 +36,7 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         s: &S,
         now: Instant,
     ) -> bool {
-        if !self.extensions || self.preference == DisplayPreference::Experimental {
+        if self.preference == DisplayPreference::Experimental {
             return false;
         }
         let body = bytes.strip_prefix(PASTE_START_MARKER).unwrap_or(bytes);

@@ -172,16 +172,27 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
         self.rows.clear();
         self.cursors.clear();
         self.pending_prompt = None;
-        let sent = self.local_frame_sent;
         // The log starts after a complete key, so a fresh parser is in step with it.
+        self.predict_again(&replay, late, s);
+    }
+
+    /// Predicts the logged keys carried by states after `late` again from `s`, each with its
+    /// own state and time (predictions expire at the state that carried the key, as when it
+    /// was typed). The log must start at a key boundary; earlier keys only feed the parser.
+    fn predict_again<S: Screen<Rendition = R>>(
+        &mut self,
+        log: &[(u64, Instant, u8)],
+        late: u64,
+        s: &S,
+    ) {
+        let sent = self.local_frame_sent;
         let mut parser = InputParser(vte::Parser::new());
-        for (frame, time, byte) in replay {
+        for &(frame, time, byte) in log {
             let mut actions = Actions::default();
             parser.0.advance(&mut actions, &[byte]);
             if frame <= late {
                 continue;
             }
-            // Predictions expire at the state that carried the key, as when it was typed.
             self.local_frame_sent = frame - 1;
             for action in actions.0 {
                 self.handle_action(action, s, time);
@@ -207,19 +218,8 @@ impl<R: Copy + Eq + fmt::Debug> PredictionEngine<R> {
             return;
         };
         let keys: Vec<(u64, Instant, u8)> = self.recent.iter().skip(start).copied().collect();
-        let sent = self.local_frame_sent;
-        // The log entries from `start` on begin with a complete key (a key travels in one
-        // state), so a fresh parser is in step with them.
-        let mut parser = InputParser(vte::Parser::new());
-        for (frame, time, byte) in keys {
-            let mut actions = Actions::default();
-            parser.0.advance(&mut actions, &[byte]);
-            self.local_frame_sent = frame - 1;
-            for action in actions.0 {
-                self.handle_action(action, s, time);
-            }
-        }
-        self.local_frame_sent = sent;
+        // The entries from `start` on begin with a complete key (a key travels in one state).
+        self.predict_again(&keys, late, s);
     }
 
     pub(super) fn reset_cell(&mut self, row: usize, col: usize) {
